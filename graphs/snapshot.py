@@ -1,0 +1,107 @@
+"""The in-memory snapshot of the account–identifier graph that detection works on.
+
+A :class:`Snapshot` is a handful of pandas tables keyed by string ids. It is built by
+reading Neo4j (``ingest.snapshot_io.read_snapshot``) or, in tests, by hand from tiny
+tables. Integer indices are made only inside an algorithm, next to their id map.
+
+Tables and columns (times are ``datetime64[ns, UTC]``):
+
+``accounts``
+    ``account_id`` (str), ``created_at``, ``country`` (str or None), ``status``,
+    ``email`` (canonical, or None), ``email_domain`` (or None), ``phone`` (or None),
+    ``label`` (``"fraud"``, ``"legit"`` or None: the latest label), ``label_source``.
+``links``
+    One row per account–identifier edge: ``account_id``, ``kind`` (one of
+    :data:`LINK_KINDS`), ``key`` (the identifier's id as stored in the graph),
+    ``count``, ``first_seen``, ``last_seen``; payment links also ``succeeded``,
+    ``declined``, ``refunded``, ``disputed`` (ints) and ``amount`` (float); ip / device /
+    user-agent links also ``logins`` and ``requests`` (ints, 0 where not applicable) and
+    ``max_paths``, ``max_creators`` (ints).
+``ip_subnets``
+    ``ip``, ``subnet`` (IPv4 /24 or IPv6 /48 in CIDR form).
+``windows``
+    Request windows per client, for volume, breadth and lockstep timing:
+    ``client_kind`` (``"account"`` or ``"ip"``: logged-out traffic is keyed by ip),
+    ``client_id``, ``ip``, ``user_agent`` (or None), ``window_start``, ``window_s``,
+    ``n_requests``, ``n_paths``, ``n_creators``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+__all__ = ["LINK_KINDS", "Snapshot"]
+
+#: Kinds of account–identifier link in ``Snapshot.links``. Names match the output
+#: format's ``shared`` keys where they exist (device, payment_method, ip, email, phone).
+LINK_KINDS = (
+    "device",
+    "signup_device",
+    "ip",
+    "signup_ip",
+    "email",
+    "phone",
+    "payment_method",
+    "user_agent",
+    "creator",
+)
+
+ACCOUNT_COLUMNS = (
+    "account_id",
+    "created_at",
+    "country",
+    "status",
+    "email",
+    "email_domain",
+    "phone",
+    "label",
+    "label_source",
+)
+LINK_COLUMNS = (
+    "account_id",
+    "kind",
+    "key",
+    "count",
+    "first_seen",
+    "last_seen",
+    "succeeded",
+    "declined",
+    "refunded",
+    "disputed",
+    "amount",
+    "logins",
+    "requests",
+    "max_paths",
+    "max_creators",
+)
+WINDOW_COLUMNS = (
+    "client_kind",
+    "client_id",
+    "ip",
+    "user_agent",
+    "window_start",
+    "window_s",
+    "n_requests",
+    "n_paths",
+    "n_creators",
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Tables of the account–identifier graph, see the module docstring."""
+
+    accounts: pd.DataFrame
+    links: pd.DataFrame
+    ip_subnets: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["ip", "subnet"])
+    )
+    windows: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(WINDOW_COLUMNS))
+    )
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.accounts)
