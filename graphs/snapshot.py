@@ -95,9 +95,7 @@ class Snapshot:
 
     accounts: pd.DataFrame
     links: pd.DataFrame
-    ip_subnets: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame(columns=["ip", "subnet"])
-    )
+    ip_subnets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["ip", "subnet"]))
     windows: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=list(WINDOW_COLUMNS))
     )

@@ -34,7 +34,9 @@ log = logging.getLogger("ringwatch")
 
 DataDirOpt = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Where the managed server keeps its data (default: XDG data dir)."),
+    typer.Option(
+        "--data-dir", help="Where the managed server keeps its data (default: XDG data dir)."
+    ),
 ]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Bolt port (default 7687).")]
 
@@ -54,7 +56,7 @@ def neo4j_install(
         data_dir=data_dir, port=port, heap=heap, pagecache=pagecache
     )
     server.install(progress=typer.echo)
-    typer.echo(f"installed Neo4j {server.version} in {server.home}; data in {server.data_dir}")
+    typer.echo(f"installed Neo4j {server.version} in {server.cache_dir}; data in {server.data_dir}")
 
 
 @neo4j_app.command("start")

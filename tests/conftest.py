@@ -1,0 +1,79 @@
+"""Shared fixtures: a real Neo4j server for the integration tests.
+
+The session starts one managed server (the same code path as ``ringwatch neo4j start``)
+in a throw-away data directory on a free port, and stops it when the session ends, also
+when tests fail. ``NEO4J_URI`` / ``NEO4J_PASSWORD`` point the tests at an existing
+server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from scripts.settings import Neo4jSettings
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def managed_server(tmp_path_factory: pytest.TempPathFactory):
+    """A managed server started for this session, or None with ``NEO4J_URI`` set."""
+    if os.environ.get("NEO4J_URI"):
+        yield None
+        return
+    from scripts.neo4j_server import ManagedServer
+
+    server = ManagedServer.from_settings(
+        data_dir=tmp_path_factory.mktemp("neo4j"), port=_free_port(), heap="1g", pagecache="512m"
+    )
+    server.install(progress=lambda _msg: None)
+    server.start(timeout=180)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def neo4j_settings(managed_server) -> Neo4jSettings:
+    """Settings of the running real Neo4j server for this test session."""
+    if managed_server is None:
+        return Neo4jSettings(
+            uri=os.environ["NEO4J_URI"],
+            user=os.environ.get("NEO4J_USER", "neo4j"),
+            password=os.environ["NEO4J_PASSWORD"],
+            database=os.environ.get("NEO4J_DATABASE", "neo4j"),
+            source="env",
+        )
+    return Neo4jSettings(uri=managed_server.uri, user="neo4j", password=managed_server.password)
+
+
+@pytest.fixture(scope="session")
+def driver(neo4j_settings: Neo4jSettings):
+    from neo4j import GraphDatabase
+
+    with GraphDatabase.driver(
+        neo4j_settings.uri, auth=(neo4j_settings.user, neo4j_settings.password)
+    ) as drv:
+        yield drv
+
+
+@pytest.fixture
+def empty_db(driver, neo4j_settings: Neo4jSettings):
+    """The test database, emptied of nodes before the test (constraints are kept)."""
+    driver.execute_query(
+        "MATCH (n) DETACH DELETE n",
+        database_=neo4j_settings.database,
+    )
+    return driver
