@@ -41,9 +41,11 @@ def test_apoc_is_present(driver, neo4j_settings):
 
 
 def test_wrong_password_is_refused(neo4j_settings):
-    with GraphDatabase.driver(neo4j_settings.uri, auth=("neo4j", "not-the-password")) as bad:
-        with pytest.raises(AuthError):
-            bad.verify_connectivity()
+    with (
+        GraphDatabase.driver(neo4j_settings.uri, auth=("neo4j", "not-the-password")) as bad,
+        pytest.raises(AuthError),
+    ):
+        bad.verify_connectivity()
 
 
 def test_password_file_is_private(managed_server):
@@ -108,7 +110,7 @@ def test_server_dying_at_start_is_reported_with_its_log(managed_server, tmp_path
     )  # fmt: skip
     server.install(progress=lambda _m: None)
     server.heap = "0.5zb"  # the JVM refuses this heap size and exits at once
-    with pytest.raises(Neo4jServerError, match="died at start .*last log lines: .*heap"):
+    with pytest.raises(Neo4jServerError, match=r"died at start .*last log lines: .*heap"):
         server.start(timeout=60)
     assert server.pid() is None
 
