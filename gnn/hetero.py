@@ -1,0 +1,182 @@
+"""Graphs as PyTorch Geometric ``HeteroData``, with explicit id-to-index maps.
+
+:func:`from_snapshot` turns a :class:`graphs.snapshot.Snapshot` into a :class:`Graph`:
+accounts and each identifier type (device, ip, subnet, email, phone, payment_method,
+user_agent, creator) are node types; every link kind is an edge type
+``("account", kind, node_type)`` with its reverse ``(node_type, "rev_" + kind, "account")``,
+and ips point to their subnets. Node ``i`` of a type is ``graph.ids[type][i]``; string
+ids never enter a tensor and indices never leave ``gnn/``.
+
+:func:`from_arrays` is the homogeneous mode used on the public benchmarks: one node type
+``"node"`` and one edge type, so the same models and training code run unchanged.
+
+Features are raw here (:mod:`gnn.features`); models scale them (``gnn.models.Scaler``).
+
+Examples
+--------
+>>> import numpy as np
+>>> g = from_arrays(np.eye(3), np.array([[0, 1], [1, 2]]), labels=np.array([0, 1, 1]))
+>>> g.data["node"].x.shape, g.data["node", "to", "node"].edge_index.shape
+(torch.Size([3, 3]), torch.Size([2, 4]))
+>>> g.target
+'node'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from gnn import features as F
+
+if TYPE_CHECKING:
+    from torch_geometric.data import HeteroData
+
+    from graphs.snapshot import Snapshot
+
+__all__ = ["ACCOUNT", "Graph", "from_arrays", "from_snapshot", "label_vector"]
+
+ACCOUNT = "account"
+
+
+@dataclass
+class Graph:
+    """A ``HeteroData`` plus, per node type, the ids of its nodes in index order.
+
+    ``target`` is the node type that is scored (``"account"``, or ``"node"`` in the
+    homogeneous mode); ``feature_names`` names the columns of each type's ``x``.
+    """
+
+    data: HeteroData
+    ids: dict[str, pd.Index]
+    target: str
+    feature_names: dict[str, list[str]]
+
+    def index_of(self, node_type: str, ids: pd.Index | list[str] | pd.Series) -> np.ndarray:
+        """Indices of ``ids`` in ``node_type``; -1 for an id the graph does not hold."""
+        return self.ids[node_type].get_indexer(pd.Index(ids))
+
+    @property
+    def n_target(self) -> int:
+        return len(self.ids[self.target])
+
+
+def _tensor(frame: pd.DataFrame):
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(frame.to_numpy(dtype=np.float32)))
+
+
+def _edge_index(src: np.ndarray, dst: np.ndarray):
+    import torch
+
+    pairs = np.unique(np.stack([src, dst]).astype(np.int64), axis=1)
+    return torch.from_numpy(np.ascontiguousarray(pairs))
+
+
+def from_snapshot(snapshot: Snapshot) -> Graph:
+    """The account–identifier graph of ``snapshot`` with raw features on every node type.
+
+    Links whose account is not in ``snapshot.accounts`` are not edges (there is no node
+    for them); repeated links between the same pair are one edge.
+    """
+    from torch_geometric.data import HeteroData
+
+    data = HeteroData()
+    account_x = F.account_features(snapshot)
+    ids = {ACCOUNT: pd.Index(account_x.index, name="account_id")}
+    if ids[ACCOUNT].has_duplicates:
+        from graphs.errors import ModelError
+
+        raise ModelError("snapshot.accounts has duplicate account_id values")
+    data[ACCOUNT].x = _tensor(account_x)
+    names = {ACCOUNT: list(account_x.columns)}
+    ident_x = F.identifier_features(snapshot)
+    for node_type, frame in ident_x.items():
+        ids[node_type] = pd.Index(frame.index, name="key")
+        data[node_type].x = _tensor(frame)
+        names[node_type] = list(frame.columns)
+    for node_type, links in F.identifier_links(snapshot).items():
+        src = ids[ACCOUNT].get_indexer(links["account_id"])
+        dst = ids[node_type].get_indexer(links["key"])
+        known = src >= 0
+        for kind, rows in pd.Series(np.flatnonzero(known)).groupby(links["kind"].to_numpy()[known]):
+            rows = rows.to_numpy()
+            edge_index = _edge_index(src[rows], dst[rows])
+            data[ACCOUNT, kind, node_type].edge_index = edge_index
+            data[node_type, f"rev_{kind}", ACCOUNT].edge_index = edge_index.flip(0)
+    if "subnet" in ids and "ip" in ids:
+        pairs = snapshot.ip_subnets.drop_duplicates("ip")
+        src = ids["ip"].get_indexer(pairs["ip"])
+        dst = ids["subnet"].get_indexer(pairs["subnet"])
+        keep = (src >= 0) & (dst >= 0)
+        edge_index = _edge_index(src[keep], dst[keep])
+        data["ip", "in_subnet", "subnet"].edge_index = edge_index
+        data["subnet", "rev_in_subnet", "ip"].edge_index = edge_index.flip(0)
+    return Graph(data=data, ids=ids, target=ACCOUNT, feature_names=names)
+
+
+def from_arrays(
+    x: np.ndarray,
+    edges: np.ndarray,
+    labels: np.ndarray | None = None,
+    feature_names: list[str] | None = None,
+    undirected: bool = True,
+) -> Graph:
+    """Homogeneous mode: ``x`` (n x d), ``edges`` (m x 2 or 2 x m index pairs).
+
+    ``undirected`` adds every reverse edge; self-loops are dropped (models keep a node's
+    own state through their root weight and residual connections). Ids are ``"0"``,
+    ``"1"``, ...; ``labels`` (0/1, optional) go to ``data["node"].y``.
+    """
+    import torch
+    from torch_geometric.data import HeteroData
+
+    edges = np.asarray(edges)
+    if edges.shape[0] != 2:
+        edges = edges.T
+    src, dst = edges[0], edges[1]
+    if undirected:
+        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+    keep = src != dst
+    data = HeteroData()
+    data["node"].x = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    data["node", "to", "node"].edge_index = _edge_index(src[keep], dst[keep])
+    if labels is not None:
+        data["node"].y = torch.as_tensor(np.asarray(labels, dtype=np.float32))
+    n = data["node"].x.shape[0]
+    names = feature_names or [f"x{i}" for i in range(data["node"].x.shape[1])]
+    ids = {"node": pd.Index([str(i) for i in range(n)], name="node_id")}
+    return Graph(data=data, ids=ids, target="node", feature_names={"node": names})
+
+
+def label_vector(accounts: pd.DataFrame, extra: pd.Series | None = None) -> pd.Series:
+    """Training labels per account: 1.0 fraud, 0.0 legit, NaN unknown.
+
+    ``accounts`` is ``Snapshot.accounts`` (its ``label`` column); ``extra`` (indexed by
+    account_id, values ``"fraud"``/``"legit"``, booleans or 0/1) are investigator decisions
+    that override it, e.g. members of confirmed (fraud) and dismissed (legit) rings.
+
+    >>> acc = pd.DataFrame({"account_id": ["a", "b", "c"], "label": ["fraud", None, "legit"]})
+    >>> label_vector(acc, pd.Series({"b": "fraud", "c": "fraud", "zz": "legit"})).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    ids = pd.Index(accounts["account_id"], name="account_id")
+    mapping = {"fraud": 1.0, "legit": 0.0, True: 1.0, False: 0.0}  # 1 == True, 0 == False
+    column = accounts["label"] if "label" in accounts else pd.Series(None, index=accounts.index)
+    y = pd.Series(column.map(mapping).to_numpy(dtype=float), index=ids)
+    if extra is not None and len(extra):
+        decided = extra.map(mapping)
+        bad = extra[decided.isna() & extra.notna()]
+        if len(bad):
+            from graphs.errors import ModelError
+
+            raise ModelError(
+                f"extra labels must be fraud/legit or 0/1; got {bad.iloc[0]!r} for {bad.index[0]!r}"
+            )
+        decided = decided[decided.index.isin(ids)]
+        y.loc[decided.index] = decided.astype(float)
+    return y
