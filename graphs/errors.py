@@ -10,9 +10,12 @@ __all__ = [
     "ConfigError",
     "DatasetError",
     "DetectionError",
+    "IngestRejectedError",
     "ModelError",
     "Neo4jServerError",
     "NotFittedError",
+    "QueryError",
+    "RejectedFileError",
     "RingwatchError",
 ]
 
@@ -39,6 +42,26 @@ class DatasetError(RingwatchError):
     """A dataset directory or file breaks the input format as a whole."""
 
     exit_code = 4
+
+
+class RejectedFileError(DatasetError):
+    """One table file cannot be loaded at all (unreadable, empty, a required column
+    missing); the other tables of the dataset still load."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IngestRejectedError(DatasetError):
+    """An ingest finished but rejected files or quarantined rows (the report says which)."""
+
+
+class QueryError(RingwatchError):
+    """An analyst query is unknown, lacks a parameter, writes, or fails on the server."""
+
+    exit_code = 7
 
 
 class DetectionError(RingwatchError):

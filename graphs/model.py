@@ -11,7 +11,7 @@ The graph is an account–identifier graph::
     (:Account)-[:HAS_PHONE]->(:Phone)            E.164 (or digits when not normalisable)
     (:Account)-[:SIGNED_UP_FROM]->(:IP)          the sign-up IP
     (:Account)-[:SIGNED_UP_ON]->(:Device)        the sign-up device fingerprint
-    (:Account)-[:USED_IP]->(:IP)                 logins and logged-in requests
+    (:Account)-[:USED_IP]->(:IP)                 logins and logged-in requests (+ windows)
     (:Account)-[:USED_DEVICE]->(:Device)         logins and logged-in requests
     (:Account)-[:USED_UA]->(:UserAgent)          logins and logged-in requests
     (:Account)-[:PAID_WITH]->(:PaymentMethod)    payments, with counts per outcome
@@ -21,7 +21,25 @@ The graph is an account–identifier graph::
     (:Account)-[:MEMBER_OF]->(:Ring)             detection output
     (:IngestRun), (:DetectRun)                   run records
 
-Every usage relationship carries ``first_seen``, ``last_seen`` and ``count``.
+Node properties: ``Account {account_id, created_at, country, status, email, domain,
+phone, label, label_source, label_ts}``; ``IP {ip, is_v6}`` (+ logged-out windows);
+``Email {address, domain}``; ``PaymentMethod {payment_method_id, card_bin,
+card_country}``; ``Subnet {cidr}``; ``UserAgent {ua}``; the others only their key.
+How rare a user agent is, is its degree: ``COUNT { (:UserAgent {ua: $ua})<-[:USED_UA]-() }``
+is answered from Neo4j's degree store without touching the relationships.
+
+Every usage relationship (and ``SENT_UA``) carries ``first_seen``, ``last_seen`` (UTC
+``DateTime``), ``count`` (source rows) and ``last_run`` (the content hash of the last
+input file that contributed, which makes re-running a file a no-op, see
+``docs/ingest.md``). ``USED_IP`` / ``USED_DEVICE`` / ``USED_UA`` also carry ``logins``,
+``failed_logins``, ``requests``, ``max_paths``, ``max_creators``; ``PAID_WITH`` and
+``SUPPORTS`` carry ``amount`` and ``succeeded`` / ``declined`` / ``refunded`` /
+``disputed``; ``HAS_EMAIL`` carries ``raw``.
+
+Request windows are parallel list properties (one element per window, keyed by window
+start and user agent): on ``USED_IP`` for logged-in traffic and on the ``IP`` node for
+logged-out traffic: ``win_start`` (epoch seconds), ``win_s``, ``win_requests``,
+``win_paths`` and ``win_creators`` (-1 = unknown), ``win_ua`` ("" = none).
 """
 
 from __future__ import annotations
@@ -35,6 +53,7 @@ __all__ = [
     "PAYMENT_OUTCOMES",
     "RING_KINDS",
     "RING_STATUSES",
+    "RUN_STATUSES",
     "USAGE_RELS",
     "Label",
     "Prop",
@@ -99,16 +118,25 @@ class Prop(StrEnum):
     LABEL_SOURCE = "label_source"
     LABEL_TS = "label_ts"
     RISK_SCORE = "risk_score"
+    ACCOUNT_EMAIL = "email"  # canonical email on :Account
+    ACCOUNT_PHONE = "phone"  # E.164 (or digits) on :Account
     # usage-edge properties
     FIRST_SEEN = "first_seen"
     LAST_SEEN = "last_seen"
     COUNT = "count"
     RAW = "raw"  # raw email as typed, on HAS_EMAIL
+    LAST_RUN = "last_run"  # content hash of the last file that contributed to an edge
     # per-source counts on USED_* edges
     LOGINS = "logins"
     FAILED_LOGINS = "failed_logins"
     REQUESTS = "requests"  # sum of n_requests
     WINDOWS = "windows"  # request windows
+    WIN_START = "win_start"  # list: window start, epoch seconds
+    WIN_S = "win_s"  # list: window length, seconds
+    WIN_REQUESTS = "win_requests"  # list: n_requests
+    WIN_PATHS = "win_paths"  # list: n_paths (-1 = unknown)
+    WIN_CREATORS = "win_creators"  # list: n_creators (-1 = unknown)
+    WIN_UA = "win_ua"  # list: user agent ("" = none)
     MAX_PATHS = "max_paths"
     MAX_CREATORS = "max_creators"
     # payment-edge properties
@@ -122,6 +150,20 @@ class Prop(StrEnum):
     CARD_BIN = "card_bin"
     CARD_COUNTRY = "card_country"
     DOMAIN = "domain"
+    # run records (:IngestRun)
+    STARTED_AT = "started_at"
+    FINISHED_AT = "finished_at"
+    DURATION_S = "duration_s"
+    DATASET = "dataset"
+    FILES = "files"  # list: file names, parallel to the lists below
+    TABLES = "tables"
+    HASHES = "hashes"  # list: sha256 of each file
+    FILE_STATUS = "file_status"  # list: loaded, skipped, rejected, ...
+    ROWS_READ = "rows_read"
+    ROWS_LOADED = "rows_loaded"
+    ROWS_QUARANTINED = "rows_quarantined"
+    COMPLETED = "completed"  # list: "table:sha256" of every file fully written
+    REPORT = "report"  # the whole report as JSON text
     # ring properties
     KIND = "kind"
     SCORE = "score"
@@ -169,3 +211,4 @@ PAYMENT_OUTCOMES = ("succeeded", "declined", "refunded", "disputed")
 LABEL_VALUES = ("fraud", "legit")
 RING_KINDS = ("fake_account", "scraping")
 RING_STATUSES = ("open", "in_progress", "confirmed", "dismissed")
+RUN_STATUSES = ("running", "completed", "failed")
