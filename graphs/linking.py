@@ -1,0 +1,274 @@
+"""Link accounts through the identifiers they share.
+
+Every identifier an account uses (a device, a payment method, a canonical email, a
+phone, an IP, the IP's subnet, a user agent) says a little about who is behind the
+account. Two accounts that share an identifier are linked with a weight that depends on
+
+* the identifier's **kind** (a shared card says more than a shared IP),
+* how **many accounts use it**: past a kind's ``typical`` number of users the weight falls
+  as ``typical / n``, so a carrier NAT or a VPN exit counts for almost nothing, and
+* **timing**: an identifier with more than ``clique_limit`` users does not link all its
+  pairs; each account is linked only to the few accounts that started using it within
+  ``burst_window`` of it (sign-up bursts behind a NAT are evidence, the NAT is not).
+
+Weights of all identifiers two accounts share are summed; a pair whose sum reaches the
+link threshold is a link. :func:`account_links` returns all weighted pairs; thresholding
+and components are in :mod:`graphs.components`.
+
+Integer indices exist only here and in :mod:`graphs.components`, next to the id map
+``LinkGraph.account_ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from graphs.snapshot import Snapshot
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "IdentifierWeight",
+    "LinkGraph",
+    "account_links",
+    "identifier_memberships",
+]
+
+
+@dataclass(frozen=True)
+class IdentifierWeight:
+    """How much sharing one identifier of a kind links two accounts.
+
+    ``base`` is the weight of an identifier used by at most ``typical`` accounts; beyond
+    that it falls as ``base * typical / n_accounts``. Two users whose first *and* last use
+    of it both fall within ``SYNC_WINDOW`` of each other (sessions in lockstep) get
+    ``sync`` on top, however many others use it.
+    """
+
+    base: float
+    typical: int
+    sync: float = 0.0
+
+
+#: Per-kind weights. ``subnet`` is derived from ``ip`` links through ``ip_subnets``.
+#: ``creator`` is not an identifier (fans share creators) and links nothing.
+DEFAULT_WEIGHTS: Mapping[str, IdentifierWeight] = {
+    "device": IdentifierWeight(1.0, 30),
+    "signup_device": IdentifierWeight(1.0, 30),
+    "payment_method": IdentifierWeight(1.0, 30),
+    "email": IdentifierWeight(1.0, 30),
+    "phone": IdentifierWeight(0.8, 30),
+    "signup_ip": IdentifierWeight(0.3, 8),
+    "ip": IdentifierWeight(0.25, 8, sync=0.5),
+    "subnet": IdentifierWeight(0.1, 30, sync=0.5),
+    "user_agent": IdentifierWeight(0.3, 30),
+}
+
+
+#: Users of a large identifier link only when they started using it this close in time.
+TIMING_WINDOW = pd.Timedelta("30min")
+#: First and last uses this close count as lockstep (see ``IdentifierWeight.sync``).
+SYNC_WINDOW = pd.Timedelta("2min")
+
+
+@dataclass(frozen=True)
+class LinkGraph:
+    """Weighted account pairs: ``src`` < ``dst`` index into ``account_ids``."""
+
+    account_ids: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.account_ids)
+
+    def pairs(self) -> pd.DataFrame:
+        """The pairs as a table of string ids (for tests and small graphs)."""
+        return pd.DataFrame(
+            {
+                "a": self.account_ids[self.src],
+                "b": self.account_ids[self.dst],
+                "weight": self.weight,
+            }
+        )
+
+
+def identifier_memberships(snapshot: Snapshot, kinds: Mapping[str, object]) -> pd.DataFrame:
+    """Account–identifier memberships of the linking kinds, subnets included.
+
+    Returns columns ``account_id``, ``kind``, ``key``, ``first_seen``, ``last_seen`` with
+    one row per (account, kind, key); a subnet's times span the account's use (not
+    sign-up) of IPs in it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from graphs.snapshot import Snapshot
+    >>> t = pd.Timestamp("2026-03-01", tz="UTC")
+    >>> links = pd.DataFrame({"account_id": ["a", "b"], "kind": ["ip", "ip"],
+    ...     "key": ["10.0.0.1", "10.0.0.2"], "first_seen": [t, t], "last_seen": [t, t]})
+    >>> subnets = pd.DataFrame({"ip": ["10.0.0.1", "10.0.0.2"],
+    ...     "subnet": ["10.0.0.0/24", "10.0.0.0/24"]})
+    >>> snap = Snapshot(accounts=pd.DataFrame({"account_id": ["a", "b"]}), links=links,
+    ...     ip_subnets=subnets)
+    >>> identifier_memberships(snap, {"ip": 1, "subnet": 1})["kind"].tolist()
+    ['ip', 'ip', 'subnet', 'subnet']
+    """
+    links = snapshot.links
+    columns = ["account_id", "kind", "key", "first_seen", "last_seen"]
+    wanted = [k for k in kinds if k != "subnet"]
+    # the graph holds one edge per (account, relationship, identifier): already unique
+    parts = [links.loc[links["kind"].isin(wanted), columns]]
+    if "subnet" in kinds and len(snapshot.ip_subnets):
+        # later use only: a sign-up time would hide sessions that run in lockstep
+        ip_links = links.loc[links["kind"] == "ip", columns].drop(columns="kind")
+        subnets = ip_links.merge(
+            snapshot.ip_subnets.rename(columns={"ip": "key"}), on="key", how="inner"
+        )
+        subnets = (
+            subnets.groupby(["account_id", "subnet"], sort=False)
+            .agg(first_seen=("first_seen", "min"), last_seen=("last_seen", "max"))
+            .reset_index()
+            .rename(columns={"subnet": "key"})
+        )
+        subnets["kind"] = "subnet"
+        parts.append(subnets[columns])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _all_pairs(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (i, j), i < j, of positions inside each run ``[start, start + size)``."""
+    # the element at offset p of a run of size n pairs with the n - 1 - p after it
+    offset = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    left = np.repeat(starts, sizes) + offset
+    n_right = np.repeat(sizes, sizes) - 1 - offset
+    i = np.repeat(left, n_right)
+    # j runs from i + 1 to the run's end: a ramp restarting at every i
+    ramp = np.arange(n_right.sum()) - np.repeat(np.cumsum(n_right) - n_right, n_right)
+    return i, i + 1 + ramp
+
+
+def _time_neighbour_pairs(
+    group: np.ndarray, seconds: np.ndarray, neighbours: int, window_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (i, i + d), d <= neighbours, in the same group and within ``window_s``."""
+    lefts, rights = [], []
+    for d in range(1, neighbours + 1):
+        i = np.arange(len(group) - d)
+        j = i + d
+        keep = (group[i] == group[j]) & (seconds[j] - seconds[i] <= window_s)
+        lefts.append(i[keep])
+        rights.append(j[keep])
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
+def account_links(
+    snapshot: Snapshot,
+    weights: Mapping[str, IdentifierWeight] = DEFAULT_WEIGHTS,
+    *,
+    clique_limit: int = 60,
+    burst_window: pd.Timedelta = TIMING_WINDOW,
+    burst_neighbours: int = 3,
+) -> LinkGraph:
+    """Weighted links between accounts that share identifiers.
+
+    Parameters
+    ----------
+    snapshot : Snapshot
+        The graph; ``links`` and ``ip_subnets`` are read.
+    weights : mapping of kind to IdentifierWeight
+        Kinds missing from the mapping link nothing.
+    clique_limit : int
+        Identifiers with more users than this link only accounts that started using
+        them within ``burst_window`` of each other (each to its next
+        ``burst_neighbours`` in time).
+
+    Returns
+    -------
+    LinkGraph
+        One entry per linked pair, with the sum of the weights of what they share.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from graphs.snapshot import Snapshot
+    >>> t = pd.Timestamp("2026-03-01", tz="UTC")
+    >>> links = pd.DataFrame({"account_id": ["a", "b", "b", "c"],
+    ...     "kind": ["device", "device", "ip", "ip"], "key": ["d1", "d1", "i1", "i1"],
+    ...     "first_seen": [t] * 4, "last_seen": [t] * 4})
+    >>> snap = Snapshot(accounts=pd.DataFrame({"account_id": ["a", "b", "c"]}), links=links)
+    >>> account_links(snap).pairs().sort_values("a").to_dict("records")
+    [{'a': 'a', 'b': 'b', 'weight': 1.0}, {'a': 'b', 'b': 'c', 'weight': 0.25}]
+    """
+    account_ids = snapshot.accounts["account_id"].to_numpy(dtype=object)
+    index = pd.Index(account_ids)
+    members = identifier_memberships(snapshot, weights)
+    acc = index.get_indexer(members["account_id"])
+    members = members.loc[acc >= 0]
+    acc = acc[acc >= 0]
+    kind_code, kinds = pd.factorize(members["kind"])
+    key_code, keys = pd.factorize(members["key"])
+    ident_code, ident_first = pd.factorize(kind_code.astype(np.int64) * len(keys) + key_code)
+    kind_of_ident = np.asarray(kinds)[ident_first // max(len(keys), 1)]
+    n_users = np.bincount(ident_code, minlength=len(ident_first))
+    per_kind = {k: weights[k] for k in kinds}
+    base = np.array([per_kind[k].base for k in kind_of_ident], dtype=float)
+    typical = np.array([per_kind[k].typical for k in kind_of_ident], dtype=float)
+    sync = np.array([per_kind[k].sync for k in kind_of_ident], dtype=float)
+    ident_weight = base * np.minimum(1.0, typical / np.maximum(n_users, 1))
+
+    first = _seconds(members["first_seen"])
+    last = _seconds(members["last_seen"]) if "last_seen" in members else first
+    order = np.lexsort((first, ident_code))
+    code_sorted, acc_sorted = ident_code[order], acc[order]
+    first, last = first[order], last[order]
+
+    # small identifiers: every pair of users
+    starts = np.flatnonzero(np.r_[True, code_sorted[1:] != code_sorted[:-1]])
+    sizes = np.diff(np.r_[starts, len(code_sorted)])
+    small = (sizes >= 2) & (sizes <= clique_limit)
+    i_small, j_small = _all_pairs(starts[small], sizes[small])
+    # large identifiers: only users close in time
+    big_pos = np.flatnonzero(n_users[code_sorted] > clique_limit)
+    i_big, j_big = _time_neighbour_pairs(
+        code_sorted[big_pos], first[big_pos], burst_neighbours, burst_window.total_seconds()
+    )
+    i = np.concatenate([i_small, big_pos[i_big]])
+    j = np.concatenate([j_small, big_pos[j_big]])
+    ident = code_sorted[i]
+    window = SYNC_WINDOW.total_seconds()
+    # lockstep: first and last use both coincide, and each user's use spans a while
+    in_sync = (
+        (np.abs(first[i] - first[j]) <= window)
+        & (np.abs(last[i] - last[j]) <= window)
+        & (np.minimum(last[i] - first[i], last[j] - first[j]) > window)
+    )
+    w = ident_weight[ident] + sync[ident] * in_sync
+    a, b = acc_sorted[i], acc_sorted[j]
+    return _sum_pairs(account_ids, np.minimum(a, b), np.maximum(a, b), w)
+
+
+def _seconds(times: pd.Series) -> np.ndarray:
+    values = pd.to_datetime(times, utc=True)
+    out = (values - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
+    return np.nan_to_num(out, nan=0.0)
+
+
+def _sum_pairs(account_ids: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> LinkGraph:
+    keep = a != b
+    a, b, w = a[keep], b[keep], w[keep]
+    n = len(account_ids)
+    key = a.astype(np.int64) * n + b.astype(np.int64)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    total = np.bincount(inverse, weights=w, minlength=len(uniq))
+    return LinkGraph(
+        account_ids=account_ids,
+        src=(uniq // n).astype(np.int64),
+        dst=(uniq % n).astype(np.int64),
+        weight=total,
+    )
