@@ -117,6 +117,138 @@ def generate(
     typer.echo(summary)
 
 
+# ---------------------------------------------------------------- detect / evaluate
+ScorerOpt = Annotated[
+    str, typer.Option("--scorer", help="auto (learned when labels allow), rule or learned.")
+]
+AccountScoresOpt = Annotated[
+    Path | None,
+    typer.Option("--account-scores", help="CSV account_id,score of a learned (GNN) score."),
+]
+
+
+def _detect_config(scorer: str, threshold: float | None):
+    from graphs.detection import DetectConfig
+    from graphs.errors import ConfigError
+
+    if scorer not in ("auto", "rule", "learned"):
+        raise ConfigError(f"--scorer must be auto, rule or learned, not {scorer!r}")
+    if threshold is None:
+        return DetectConfig(scorer=scorer)
+    return DetectConfig(scorer=scorer, ring_threshold=threshold, scraping_threshold=threshold)
+
+
+@app.command()
+def detect(
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for rings.jsonl, accounts.csv, summary.json.")
+    ],
+    include_all: Annotated[
+        bool, typer.Option("--all", help="Write every scored ring, not only those above threshold.")
+    ] = False,
+    dataset: Annotated[
+        Path | None,
+        typer.Option("--dataset", help="Detect on a dataset directory without Neo4j (no write)."),
+    ] = None,
+    scorer: ScorerOpt = "auto",
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Operating threshold (default 0.5).")
+    ] = None,
+    account_scores: AccountScoresOpt = None,
+) -> None:
+    """Find fake-account rings and scraping clusters; write them to Neo4j and to --out."""
+    from scripts.detect_job import read_account_scores, run_detect, write_outputs
+
+    config = _detect_config(scorer, threshold)
+    learned = read_account_scores(account_scores) if account_scores else None
+    if dataset is not None:
+        from ingest.prepare import snapshot_from_dataset
+
+        result = run_detect(
+            snapshot_from_dataset(dataset), config=config, learned=learned, include_all=include_all
+        )
+    else:
+        from scripts.detect_job import detect_graph
+        from scripts.settings import open_driver
+
+        with open_driver() as (driver, database):
+            result = detect_graph(
+                driver, database, config=config, learned=learned, include_all=include_all
+            )
+    write_outputs(out, result)
+    counts = result.summary["counts"]
+    typer.echo(
+        f"{counts['rings_written']} rings ({counts['new_rings']} new, "
+        f"{counts['continuing_rings']} continuing), {counts['flagged_accounts']} accounts "
+        f"flagged of {counts['accounts']:,}; wrote {out}"
+    )
+
+
+@app.command()
+def evaluate(
+    truth: Annotated[Path, typer.Option("--truth", help="truth.csv of the dataset.")],
+    detections: Annotated[Path, typer.Option("--detections", help="Directory that detect wrote.")],
+    dataset: Annotated[
+        Path | None,
+        typer.Option("--dataset", help="Dataset of the universe (default: the truth's directory)."),
+    ] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Metrics JSON (default DETECTIONS/evaluation.json)."),
+    ] = None,
+) -> None:
+    """Score detections against a truth file as output-format.md defines."""
+    import json
+
+    from scripts.detect_job import evaluate_dir, evaluation_tables
+
+    report = evaluate_dir(truth, detections, dataset)
+    typer.echo(evaluation_tables(report))
+    target = json_out or detections / "evaluation.json"
+    target.write_text(json.dumps(report, indent=2) + "\n")
+    typer.echo(f"wrote {target}")
+
+
+@app.command()
+def nightly(
+    export: Annotated[Path, typer.Argument(help="The night's export (a dataset directory).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Runs directory: results go to OUT/<export name>/.")
+    ] = Path("ringwatch-runs"),
+    log_file: Annotated[
+        Path | None, typer.Option("--log-file", help="Log file (OUT/ringwatch-nightly.log).")
+    ] = None,
+    truth: Annotated[
+        Path | None, typer.Option("--truth", help="Also evaluate against this truth file.")
+    ] = None,
+    scorer: ScorerOpt = "auto",
+    account_scores: AccountScoresOpt = None,
+) -> None:
+    """Ingest the night's export, detect, report; one summary line on success."""
+    from scripts.detect_job import read_account_scores
+    from scripts.nightly import run_nightly
+    from scripts.settings import open_driver
+
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(log_file or out / "ringwatch-nightly.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("ringwatch").addHandler(handler)
+    logging.getLogger("ringwatch").setLevel(logging.INFO)
+    learned = read_account_scores(account_scores) if account_scores else None
+    with open_driver() as (driver, database):
+        result = run_nightly(
+            driver, database, export, out, config=_detect_config(scorer, None),
+            learned=learned, truth=truth,
+        )  # fmt: skip
+    typer.echo(result.line())
+    if result.ingest_rejected:
+        typer.echo(
+            f"ringwatch: warning: ingest rejected rows or files; see {out / export.name}",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``ringwatch`` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
