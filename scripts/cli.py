@@ -249,6 +249,54 @@ def nightly(
         raise typer.Exit(1)
 
 
+# ------------------------------------------------------------------------ dashboard
+@app.command()
+def dashboard(
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="HTTP port.")] = 8050,
+    users_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--users-file",
+            envvar="RINGWATCH_DASHBOARD_USERS",
+            help="user:password lines; turns on login (required to bind beyond loopback).",
+        ),
+    ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Investigator name for case decisions without login."),
+    ] = None,
+) -> None:
+    """Serve the investigator dashboard (Dash) over the graph in Neo4j."""
+    import getpass
+
+    from werkzeug.serving import make_server
+
+    from dashboards.app import create_app, is_loopback, read_users_file
+    from graphs.errors import ConfigError
+    from scripts.settings import open_driver
+
+    users = read_users_file(users_file) if users_file else None
+    if not is_loopback(host) and not users:
+        raise ConfigError(
+            f"refusing to serve on {host} without login: pass --users-file (or put the "
+            "dashboard behind a reverse proxy that logs users in, and keep 127.0.0.1)"
+        )
+    with open_driver() as (driver, database):
+        dash_app = create_app(driver, database, user=user or getpass.getuser(), users=users)
+        try:
+            server = make_server(host, port, dash_app.server, threaded=True)
+        except OSError as error:
+            raise ConfigError(f"cannot serve on {host}:{port}: {error.strerror}") from None
+        shown = f"[{host}]" if ":" in host else host
+        login = " (login required)" if users else ""
+        typer.echo(f"ringwatch dashboard: http://{shown}:{server.port}/{login}  (Ctrl-C stops)")
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+
+
 def main() -> None:
     """Entry point of the ``ringwatch`` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,126 @@
+"""Cypher: the saved analyst queries with parameter forms, and a free query box. Every
+query runs read-only, with a timeout and a row limit; a write is refused."""
+
+from __future__ import annotations
+
+import dash
+import dash_cytoscape as cyto
+from dash import ALL, Input, Output, State, callback, dash_table, dcc, html
+
+from dashboards import queries, views
+from dashboards.app import context
+from graphs.errors import QueryError
+
+dash.register_page(__name__, path="/cypher", name="Cypher", title="ringwatch: cypher", order=3)
+
+EXAMPLE = (
+    "MATCH (r:Ring)<-[:MEMBER_OF]-(a:Account)-[e:USED_DEVICE]->(d:Device)\n"
+    "WHERE r.score >= $min_score\n"
+    "RETURN r, a, e, d LIMIT 50"
+)
+
+
+def layout(**_):
+    saved = queries.saved_queries()
+    c = context()
+    return html.Div(
+        [
+            html.H2("Cypher"),
+            html.P(
+                f"Read-only: writes are refused. Each query stops after {c.cypher_timeout_s:g} s "
+                f"and returns at most {c.cypher_row_limit:,} rows.",
+                className="rw-muted",
+            ),
+            dcc.Dropdown(
+                id="cypher-saved",
+                options=[{"label": q["name"], "value": q["name"]} for q in saved],
+                placeholder="saved analyst queries" if saved else "no saved queries yet",
+                style={"width": "30em"},
+            ),
+            html.P(id="cypher-description", className="rw-muted"),
+            html.Div(id="cypher-form", className="rw-controls"),
+            dcc.Textarea(id="cypher-text", value=EXAMPLE, style={"width": "100%", "height": "8em"}),
+            dcc.Textarea(
+                id="cypher-json",
+                value='{"min_score": 0.5}',
+                placeholder='parameters as JSON, e.g. {"min_score": 0.5}',
+                style={"width": "100%", "height": "3em"},
+            ),
+            html.Button("Run", id="cypher-run", n_clicks=0),
+            html.Div(id="cypher-message", className="rw-message"),
+            dash_table.DataTable(
+                id="cypher-table",
+                page_size=20,
+                sort_action="native",
+                style_table={"overflowX": "auto"},
+                style_cell={"textAlign": "left", "fontSize": 12, "maxWidth": 360},
+            ),
+            cyto.Cytoscape(
+                id="cypher-graph",
+                elements=[],
+                stylesheet=views.RING_STYLESHEET,
+                layout=views.graph_layout(100),
+                style={"width": "100%", "height": "420px", "display": "none"},
+            ),
+        ]
+    )
+
+
+@callback(
+    Output("cypher-text", "value"),
+    Output("cypher-description", "children"),
+    Output("cypher-form", "children"),
+    Input("cypher-saved", "value"),
+    prevent_initial_call=True,
+)
+def choose_saved(name):
+    query = next((q for q in queries.saved_queries() if q["name"] == name), None)
+    if query is None:
+        return EXAMPLE, "", []
+    form = [
+        dcc.Input(
+            id={"type": "cypher-param", "name": p["name"]},
+            placeholder=f"{p['name']} ({p.get('type', 'text')})",
+            value=p.get("default"),
+        )
+        for p in query["params"]
+    ]
+    return query["text"], query.get("description", ""), form
+
+
+@callback(
+    Output("cypher-message", "children"),
+    Output("cypher-table", "columns"),
+    Output("cypher-table", "data"),
+    Output("cypher-graph", "elements"),
+    Output("cypher-graph", "style"),
+    Input("cypher-run", "n_clicks"),
+    State("cypher-text", "value"),
+    State("cypher-json", "value"),
+    State({"type": "cypher-param", "name": ALL}, "value"),
+    State({"type": "cypher-param", "name": ALL}, "id"),
+    State("cypher-graph", "style"),
+    prevent_initial_call=True,
+)
+def run(_clicks, text, params_json, form_values, form_ids, style):
+    hidden = {**(style or {}), "display": "none"}
+    try:
+        form = {i["name"]: v for i, v in zip(form_ids, form_values, strict=True)}
+        params = views.query_params(params_json, form)
+        c = context()
+        result = queries.run_read_only(
+            c.driver,
+            c.database,
+            text,
+            params,
+            timeout_s=c.cypher_timeout_s,
+            row_limit=c.cypher_row_limit,
+        )
+    except (QueryError, ValueError) as error:
+        return html.Span(str(error), className="rw-error"), [], [], [], hidden
+    elements = views.cypher_elements(result.rows)
+    more = f" (stopped at the {len(result.rows):,}-row limit)" if result.truncated else ""
+    message = f"{len(result.rows):,} rows{more}."
+    columns = [{"name": col, "id": col} for col in result.columns]
+    shown = {**(style or {}), "display": "block" if elements else "none"}
+    return message, columns, views.cypher_table(result.columns, result.rows), elements, shown

@@ -1,0 +1,739 @@
+"""The Cypher the dashboard runs, as module constants, and the functions that run it.
+
+Every query is built once, at import, from :mod:`graphs.model` names; user input only
+ever travels in ``$parameters``. Where a label or a sort column must vary (Cypher cannot
+take them as parameters) the query is picked from a dict of prebuilt constants keyed by
+an allow-listed value, so no user text is ever formatted into a query. Every read is
+bounded (``LIMIT``, capped ``COUNT``) and runs with ``routing_="r"``.
+
+Functions take a ``Driver`` and the database name and return plain Python values
+(``datetime`` for Neo4j temporal values), ready for the pure functions of
+:mod:`dashboards.views`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from graphs.model import (
+    IDENTIFIER_KEYS,
+    RING_KINDS,
+    RING_STATUSES,
+    USAGE_RELS,
+    Label,
+    Prop,
+    Rel,
+)
+
+__all__ = [
+    "IDENTIFIER_LABELS",
+    "QUEUE_SORT_KEYS",
+    "AccountData",
+    "CaseUpdate",
+    "QueryResult",
+    "RingFilter",
+    "RingGraphData",
+    "RingPage",
+    "account_data",
+    "account_neighbours",
+    "identifier_neighbourhood",
+    "my_cases",
+    "neighbour_counts",
+    "new_cutoff",
+    "outside_neighbours",
+    "ring_graph_data",
+    "ring_members",
+    "ring_page",
+    "ring_summary",
+    "run_read_only",
+    "saved_queries",
+    "search_entities",
+    "set_case",
+]
+
+P = Prop
+A, R = Label.ACCOUNT, Label.RING
+
+# ------------------------------------------------------------------ vocabulary
+#: Relationship types from a member (account or logged-out IP) to what it shares.
+USAGE = "|".join(USAGE_RELS)
+LINKS = "|".join([*USAGE_RELS, Rel.SENT_UA, Rel.IN_SUBNET])
+#: Identifier labels the dashboard can show a neighbourhood for, with their key.
+IDENTIFIER_LABELS: dict[Label, Prop] = {
+    label: key
+    for label, key in IDENTIFIER_KEYS.items()
+    if label not in (Label.RING, Label.INGEST_RUN, Label.DETECT_RUN)
+}
+#: identifier label -> the usage relationships that reach it from an account
+RELS_TO: dict[Label, list[Rel]] = {}
+for _rel, (_label, _key) in USAGE_RELS.items():
+    RELS_TO.setdefault(_label, []).append(_rel)
+
+_KEYS = list(dict.fromkeys(IDENTIFIER_LABELS.values()))
+
+
+def _key(var: str) -> str:
+    """Cypher for the key of any identifier node bound to ``var``."""
+    return "coalesce(" + ", ".join(f"{var}.{key}" for key in _KEYS) + ")"
+
+
+def _label(var: str) -> str:
+    return f"head(labels({var}))"
+
+
+#: Degree above which neighbours are counted from the degree store (an upper bound)
+#: instead of exactly: a popular user agent has tens of thousands of accounts.
+EXACT_COUNT_LIMIT = 20_000
+#: Neighbour counts per identifier type stop at this many (shown as "10000+").
+NEIGHBOUR_COUNT_CAP = 10_000
+MEMBER_PROPS = (
+    f"{{.{P.ACCOUNT_ID}, .{P.IP}, .{P.RISK_SCORE}, .{P.CREATED_AT}, .{P.STATUS}, "
+    f".{P.LABEL}, .{P.COUNTRY}, .{P.ACCOUNT_EMAIL}}}"
+)
+IDENTIFIER_PROPS = f"{{.{P.DOMAIN}, .{P.CARD_BIN}, .{P.CARD_COUNTRY}, .{P.IS_V6}}}"
+RING_PROPS = (
+    f"{{.{P.RING_ID}, .{P.KIND}, .{P.SCORE}, .{P.STATUS}, .{P.REASONS}, .{P.DETECTED_AT}, "
+    f".{P.LAST_DETECTED_AT}, .{P.FIRST_SEEN}, .{P.LAST_SEEN}, .{P.ASSIGNEE}, .{P.NOTE}, "
+    f".{P.STATUS_BY}, .{P.STATUS_AT}}}"
+)
+
+
+# --------------------------------------------------------------- value helpers
+def _native(value: Any) -> Any:
+    """Neo4j temporal values to ``datetime`` / ``date``, recursively; others as they are."""
+    if hasattr(value, "to_native"):
+        return value.to_native()
+    if isinstance(value, list):
+        return [_native(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _native(v) for k, v in value.items()}
+    return value
+
+
+def _read(driver, database: str, query: str, **params: Any) -> list[dict[str, Any]]:
+    records, _, _ = driver.execute_query(query, params, database_=database, routing_="r")
+    return [{k: _native(v) for k, v in record.items()} for record in records]
+
+
+# ------------------------------------------------------------------ ring queue
+@dataclass(frozen=True)
+class RingFilter:
+    """What the queue shows: every field narrows the list; defaults show open rings."""
+
+    statuses: tuple[str, ...] = ("open",)
+    kinds: tuple[str, ...] = RING_KINDS
+    min_score: float = 0.0
+    max_score: float = 1.0
+    since: datetime | None = None  # last seen on or after
+    until: datetime | None = None  # first seen on or before
+    search: str = ""  # ring id fragment, a member's account id, or words of a reason
+    only_new: bool = False
+
+
+@dataclass(frozen=True)
+class RingPage:
+    rows: list[dict[str, Any]]
+    total: int
+    cutoff: datetime | None  # rings first detected at or after this are "new"
+
+
+#: Columns the queue can sort on, each with the Cypher expression it sorts by.
+QUEUE_SORT_KEYS: dict[str, str] = {
+    "score": f"r.{P.SCORE}",
+    "size": "size",
+    "kind": f"r.{P.KIND}",
+    "status": "status",
+    "assignee": f"r.{P.ASSIGNEE}",
+    "first_seen": "first_seen",
+    "last_seen": "last_seen",
+    "ring_id": f"r.{P.RING_ID}",
+    "new": f"r.{P.DETECTED_AT}",
+}
+
+_QUEUE_MATCH = f"""
+OPTIONAL MATCH (:{A} {{{P.ACCOUNT_ID}: $search_raw}})-[:{Rel.MEMBER_OF}]->(hit:{R})
+WITH collect(hit.{P.RING_ID}) AS member_rings
+MATCH (r:{R})
+WITH r, member_rings, coalesce(r.{P.STATUS}, 'open') AS status,
+     coalesce(r.{P.FIRST_SEEN}, r.{P.DETECTED_AT}) AS first_seen,
+     coalesce(r.{P.LAST_SEEN}, r.{P.LAST_DETECTED_AT}) AS last_seen
+WHERE status IN $statuses AND r.{P.KIND} IN $kinds
+  AND r.{P.SCORE} >= $min_score AND r.{P.SCORE} <= $max_score
+  AND ($since IS NULL OR last_seen >= $since)
+  AND ($until IS NULL OR first_seen <= $until)
+  AND ($cutoff IS NULL OR r.{P.DETECTED_AT} >= $cutoff)
+  AND ($search = '' OR toLower(r.{P.RING_ID}) CONTAINS $search
+       OR r.{P.RING_ID} IN member_rings
+       OR any(reason IN coalesce(r.{P.REASONS}, []) WHERE toLower(reason) CONTAINS $search))
+"""
+QUEUE_COUNT = _QUEUE_MATCH + "RETURN count(r) AS total"
+
+_QUEUE_RETURN = f"""
+RETURN r.{P.RING_ID} AS ring_id, r.{P.KIND} AS kind, r.{P.SCORE} AS score, size,
+       status, r.{P.ASSIGNEE} AS assignee, first_seen, last_seen,
+       r.{P.DETECTED_AT} AS detected_at
+"""
+_SIZE = f"COUNT {{ (r)<-[:{Rel.MEMBER_OF}]-() }} AS size"
+
+
+def _queue_page_query(sort: str, descending: bool) -> str:
+    order = f"{QUEUE_SORT_KEYS[sort]} {'DESC' if descending else 'ASC'}, r.{P.RING_ID}"
+    if sort == "size":  # size is read from the degree store, cheap even for 10,000 rings
+        body = f"WITH r, status, first_seen, last_seen, {_SIZE}\nORDER BY {order}"
+        return _QUEUE_MATCH + body + "\nSKIP $skip LIMIT $limit" + _QUEUE_RETURN
+    # otherwise only the page's rings are sized
+    body = f"WITH r, status, first_seen, last_seen\nORDER BY {order}\nSKIP $skip LIMIT $limit"
+    return _QUEUE_MATCH + body + f"\nWITH r, status, first_seen, last_seen, {_SIZE}" + _QUEUE_RETURN
+
+
+#: (sort key, descending) -> page query; the user picks a key, never writes Cypher.
+QUEUE_PAGE = {
+    (sort, desc): _queue_page_query(sort, desc)
+    for sort in QUEUE_SORT_KEYS
+    for desc in (True, False)
+}
+
+NEW_CUTOFF = f"MATCH (r:{R}) RETURN max(r.{P.LAST_DETECTED_AT}) AS latest"
+
+
+def new_cutoff(driver, database: str) -> datetime | None:
+    """The time of the latest detection: rings first detected then are new.
+
+    Detection stamps ``detected_at`` (on creation) and ``last_detected_at`` (every run)
+    with the data time of the run, so a ring found for the first time by the latest run
+    has ``detected_at`` equal to the newest ``last_detected_at``.
+    """
+    return _read(driver, database, NEW_CUTOFF)[0]["latest"]
+
+
+def ring_page(
+    driver,
+    database: str,
+    ring_filter: RingFilter | None = None,
+    *,
+    sort: str = "score",
+    descending: bool = True,
+    page: int = 0,
+    page_size: int = 25,
+) -> RingPage:
+    """One page of the ring queue, filtered and sorted in Neo4j (server-side paging)."""
+    if sort not in QUEUE_SORT_KEYS:
+        raise ValueError(f"cannot sort rings by {sort!r}: use one of {sorted(QUEUE_SORT_KEYS)}")
+    ring_filter = ring_filter or RingFilter()
+    cutoff = new_cutoff(driver, database)
+    search = ring_filter.search.strip()
+    params = {
+        "statuses": list(ring_filter.statuses),
+        "kinds": list(ring_filter.kinds),
+        "min_score": float(ring_filter.min_score),
+        "max_score": float(ring_filter.max_score),
+        "since": ring_filter.since,
+        "until": ring_filter.until,
+        "cutoff": cutoff if ring_filter.only_new else None,
+        "search": search.lower(),
+        "search_raw": search,
+    }
+    total = _read(driver, database, QUEUE_COUNT, **params)[0]["total"]
+    page_size = max(1, min(int(page_size), 500))
+    page = max(0, min(int(page), max(0, math.ceil(total / page_size) - 1)))
+    rows = _read(
+        driver,
+        database,
+        QUEUE_PAGE[(sort, descending)],
+        skip=page * page_size,
+        limit=page_size,
+        **params,
+    )
+    for row in rows:
+        row["new"] = bool(cutoff and row["detected_at"] and row["detected_at"] >= cutoff)
+    return RingPage(rows=rows, total=total, cutoff=cutoff)
+
+
+# ------------------------------------------------------------------ ring view
+RING = f"""
+MATCH (r:{R} {{{P.RING_ID}: $ring_id}})
+RETURN r{RING_PROPS} AS ring, COUNT {{ (r)<-[:{Rel.MEMBER_OF}]-() }} AS size
+"""
+
+RING_MEMBERS = f"""
+MATCH (r:{R} {{{P.RING_ID}: $ring_id}})<-[:{Rel.MEMBER_OF}]-(m)
+RETURN {_label("m")} AS label, {_key("m")} AS key, m{MEMBER_PROPS} AS props
+ORDER BY m.{P.RISK_SCORE} DESC, key
+LIMIT $limit
+"""
+
+#: Identifiers that members share: each with its links to members (aggregated over
+#: relationship types), and how many nodes outside the ring link to it.
+RING_SHARED = f"""
+MATCH (r:{R} {{{P.RING_ID}: $ring_id}})<-[:{Rel.MEMBER_OF}]-(m)
+WITH m ORDER BY m.{P.RISK_SCORE} DESC LIMIT $max_members
+MATCH (m)-[e:{LINKS}]->(i)
+WITH i, m, collect(DISTINCT type(e)) AS rels, sum(coalesce(e.{P.COUNT}, 1)) AS n,
+     min(e.{P.FIRST_SEEN}) AS first, max(e.{P.LAST_SEEN}) AS last
+WITH i, collect({{member: {_key("m")}, rels: rels, count: n, first: first, last: last}}) AS links
+WHERE size(links) >= $min_shared
+WITH i, links ORDER BY size(links) DESC LIMIT $max_identifiers
+WITH i, links, COUNT {{ (i)<-[:{LINKS}]-() }} AS degree
+RETURN {_label("i")} AS label, {_key("i")} AS key, i{IDENTIFIER_PROPS} AS props, links,
+       CASE WHEN degree <= $exact_limit
+            THEN COUNT {{ MATCH (x)-[:{LINKS}]->(i) RETURN DISTINCT x }}
+            ELSE degree END AS neighbours,
+       degree > $exact_limit AS approximate
+"""
+
+#: Subnets whose IPs several member accounts used (a /24 in lockstep shares no IP).
+RING_SUBNETS = f"""
+MATCH (r:{R} {{{P.RING_ID}: $ring_id}})<-[:{Rel.MEMBER_OF}]-(m:{A})
+WITH m ORDER BY m.{P.RISK_SCORE} DESC LIMIT $max_members
+MATCH (m)-[e:{Rel.USED_IP}|{Rel.SIGNED_UP_FROM}]->(ip:{Label.IP})
+      -[:{Rel.IN_SUBNET}]->(s:{Label.SUBNET})
+WITH s, m, collect(DISTINCT ip.{P.IP}) AS via, sum(coalesce(e.{P.COUNT}, 1)) AS n,
+     min(e.{P.FIRST_SEEN}) AS first, max(e.{P.LAST_SEEN}) AS last
+WITH s, collect({{member: m.{P.ACCOUNT_ID}, rels: ['{Rel.IN_SUBNET}'], count: n, first: first,
+                 last: last, via: via}}) AS links
+WHERE size(links) >= $min_shared
+RETURN '{Label.SUBNET}' AS label, s.{P.SUBNET} AS key, {{}} AS props, links,
+       COUNT {{ (s)<-[:{Rel.IN_SUBNET}]-() }} AS neighbours, false AS approximate
+ORDER BY size(links) DESC LIMIT $max_identifiers
+"""
+
+
+def _neighbours_query(label: Label, key: Prop) -> str:
+    return f"""
+MATCH (i:{label} {{{key}: $key}})<-[e:{LINKS}]-(x)
+WHERE $ring_id IS NULL OR NOT EXISTS {{ (x)-[:{Rel.MEMBER_OF}]->(:{R} {{{P.RING_ID}: $ring_id}}) }}
+WITH x, collect(DISTINCT type(e)) AS rels, sum(coalesce(e.{P.COUNT}, 1)) AS n,
+     min(e.{P.FIRST_SEEN}) AS first, max(e.{P.LAST_SEEN}) AS last
+RETURN {_label("x")} AS label, {_key("x")} AS key, x{MEMBER_PROPS} AS props,
+       rels, n AS count, first, last
+ORDER BY x.{P.RISK_SCORE} DESC, key
+LIMIT $limit
+"""
+
+
+#: identifier label -> the nodes that link to one identifier (outside a ring, if given)
+NEIGHBOURS_OF = {label: _neighbours_query(label, key) for label, key in IDENTIFIER_LABELS.items()}
+
+
+@dataclass
+class RingGraphData:
+    """What the ring view draws: the ring, its members and the identifiers they share."""
+
+    ring: dict[str, Any]
+    size: int
+    members: list[dict[str, Any]]
+    identifiers: list[dict[str, Any]]
+    expanded: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def ring_summary(driver, database: str, ring_id: str) -> tuple[dict[str, Any], int] | None:
+    """The ring's properties and member count, or None when there is no such ring."""
+    rows = _read(driver, database, RING, ring_id=ring_id)
+    return (rows[0]["ring"], rows[0]["size"]) if rows else None
+
+
+def ring_members(driver, database: str, ring_id: str, *, limit: int = 2000) -> list[dict]:
+    """Members of the ring (``label, key, props``), highest risk first, at most ``limit``."""
+    return _read(driver, database, RING_MEMBERS, ring_id=ring_id, limit=limit)
+
+
+def ring_graph_data(
+    driver,
+    database: str,
+    ring_id: str,
+    *,
+    max_members: int = 2000,
+    max_identifiers: int = 1000,
+    min_shared: int = 2,
+) -> RingGraphData | None:
+    """The ring's subgraph, bounded by ``max_members`` and ``max_identifiers``."""
+    summary = ring_summary(driver, database, ring_id)
+    if summary is None:
+        return None
+    ring, size = summary
+    members = ring_members(driver, database, ring_id, limit=max_members)
+    bounds = {
+        "ring_id": ring_id,
+        "max_members": max_members,
+        "max_identifiers": max_identifiers,
+        "min_shared": min_shared,
+    }
+    shared = _read(driver, database, RING_SHARED, exact_limit=EXACT_COUNT_LIMIT, **bounds)
+    subnets = _read(driver, database, RING_SUBNETS, **bounds)
+    return RingGraphData(ring=ring, size=size, members=members, identifiers=shared + subnets)
+
+
+def outside_neighbours(
+    driver, database: str, label: str, key: str, *, ring_id: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Nodes linked to one identifier, highest risk first; outside ``ring_id`` if given."""
+    query = NEIGHBOURS_OF.get(label)  # type: ignore[call-overload]
+    if query is None:
+        raise ValueError(f"no neighbourhood for label {label!r}")
+    return _read(driver, database, query, key=key, ring_id=ring_id, limit=limit)
+
+
+# ---------------------------------------------------------------- account view
+@dataclass
+class AccountData:
+    account: dict[str, Any]
+    identifiers: list[dict[str, Any]]
+    rings: list[dict[str, Any]]
+
+
+ACCOUNT = f"MATCH (a:{A} {{{P.ACCOUNT_ID}: $account_id}}) RETURN a{{.*}} AS account"
+
+#: The account's identifiers with the whole usage edge (times, counts, request
+#: windows for the timeline) and how many accounts each is shared with.
+ACCOUNT_IDENTIFIERS = f"""
+MATCH (a:{A} {{{P.ACCOUNT_ID}: $account_id}})-[e:{USAGE}]->(i)
+RETURN type(e) AS rel, {_label("i")} AS label, {_key("i")} AS key, properties(e) AS edge,
+       i{IDENTIFIER_PROPS} AS props, COUNT {{ (i)<-[:{USAGE}]-() }} AS degree
+ORDER BY label, e.{P.LAST_SEEN} DESC
+LIMIT $limit
+"""
+
+ACCOUNT_RINGS = f"""
+MATCH (:{A} {{{P.ACCOUNT_ID}: $account_id}})-[:{Rel.MEMBER_OF}]->(r:{R})
+RETURN r{RING_PROPS} AS ring ORDER BY r.{P.SCORE} DESC LIMIT $limit
+"""
+
+
+def account_data(
+    driver, database: str, account_id: str, *, max_identifiers: int = 500
+) -> AccountData | None:
+    """The account, its identifiers (bounded) and its rings, or None if it is unknown."""
+    rows = _read(driver, database, ACCOUNT, account_id=account_id)
+    if not rows:
+        return None
+    identifiers = _read(
+        driver, database, ACCOUNT_IDENTIFIERS, account_id=account_id, limit=max_identifiers
+    )
+    rings = [
+        row["ring"]
+        for row in _read(driver, database, ACCOUNT_RINGS, account_id=account_id, limit=50)
+    ]
+    return AccountData(account=rows[0]["account"], identifiers=identifiers, rings=rings)
+
+
+def _rels(label: Label) -> str:
+    return "|".join(RELS_TO[label])
+
+
+def _neighbour_count_part(label: Label) -> str:
+    rels = _rels(label)
+    return f"""
+CALL (a) {{
+  MATCH (a)-[:{rels}]->(i:{label})
+  RETURN count(DISTINCT i) AS identifiers
+}}
+CALL (a) {{
+  MATCH (a)-[:{rels}]->(:{label})<-[:{rels}]-(b:{A}) WHERE b <> a
+  WITH DISTINCT b LIMIT $cap
+  RETURN count(b) AS accounts
+}}
+RETURN '{label}' AS label, identifiers, accounts"""
+
+
+#: Per identifier type: how many identifiers the account has, and how many other
+#: accounts share at least one of them (counting stops at ``$cap``).
+NEIGHBOUR_COUNTS = "\nUNION ALL\n".join(
+    f"MATCH (a:{A} {{{P.ACCOUNT_ID}: $account_id}})" + _neighbour_count_part(label)
+    for label in RELS_TO
+)
+
+
+def _account_neighbours_query(label: Label) -> str:
+    rels = _rels(label)
+    key = IDENTIFIER_LABELS[label]
+    return f"""
+MATCH (a:{A} {{{P.ACCOUNT_ID}: $account_id}})-[:{rels}]->(i:{label})<-[:{rels}]-(b:{A})
+WHERE b <> a
+WITH b, collect(DISTINCT i.{key}) AS via
+RETURN b.{P.ACCOUNT_ID} AS account_id, b.{P.RISK_SCORE} AS risk_score,
+       b.{P.CREATED_AT} AS created_at, via[..5] AS via, size(via) AS shared
+ORDER BY shared DESC, risk_score DESC, account_id
+LIMIT $limit
+"""
+
+
+#: identifier label -> other accounts that share identifiers of that type with one account
+ACCOUNT_NEIGHBOURS = {label: _account_neighbours_query(label) for label in RELS_TO}
+
+
+def neighbour_counts(driver, database: str, account_id: str) -> list[dict[str, Any]]:
+    """Rows ``label, identifiers, accounts`` (accounts capped at NEIGHBOUR_COUNT_CAP)."""
+    return _read(driver, database, NEIGHBOUR_COUNTS, account_id=account_id, cap=NEIGHBOUR_COUNT_CAP)
+
+
+def account_neighbours(
+    driver, database: str, account_id: str, label: str, *, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Accounts sharing identifiers of type ``label`` with the account, most shared first."""
+    query = ACCOUNT_NEIGHBOURS.get(label)  # type: ignore[call-overload]
+    if query is None:
+        raise ValueError(f"no identifier type {label!r}: use one of {sorted(RELS_TO)}")
+    return _read(driver, database, query, account_id=account_id, limit=limit)
+
+
+# ----------------------------------------------------------- identifier view
+IDENTIFIER = {
+    label: f"""
+MATCH (i:{label} {{{key}: $key}})
+RETURN i{IDENTIFIER_PROPS} AS props, COUNT {{ (i)<-[:{LINKS}]-() }} AS degree,
+       [(i)-[:{Rel.IN_SUBNET}|{Rel.SENT_UA}]->(j) | [{_label("j")}, {_key("j")}]][..50] AS links
+"""
+    for label, key in IDENTIFIER_LABELS.items()
+    if label != Label.ACCOUNT
+}
+
+
+def identifier_neighbourhood(
+    driver, database: str, label: str, key: str, *, limit: int = 200
+) -> dict[str, Any] | None:
+    """An identifier, the nodes linked to it (bounded) and what it links to itself."""
+    query = IDENTIFIER.get(label)  # type: ignore[call-overload]
+    if query is None:
+        raise ValueError(f"no identifier type {label!r}")
+    rows = _read(driver, database, query, key=key)
+    if not rows:
+        return None
+    row = rows[0]
+    return {
+        "label": label,
+        "key": key,
+        "props": row["props"],
+        "degree": row["degree"],
+        "links": [{"label": lbl, "key": k} for lbl, k in row["links"]],
+        "neighbours": outside_neighbours(driver, database, label, key, limit=limit),
+    }
+
+
+# ----------------------------------------------------------------- search
+def _lookup(label: Label, key: Prop) -> str:
+    return f"""
+MATCH (n:{label} {{{key}: $value}})
+RETURN '{label}' AS label, n.{key} AS key, COUNT {{ (n)<-[:{LINKS}]-() }} AS degree,
+       [(n)<-[:{USAGE}]-(a:{A}) | a{{.{P.ACCOUNT_ID}, .{P.RISK_SCORE}}}][..$accounts] AS accounts
+"""
+
+
+#: label -> exact-key lookup (all keys have a uniqueness constraint, hence an index)
+LOOKUP = {label: _lookup(label, key) for label, key in IDENTIFIER_LABELS.items()}
+ACCOUNT_BY_EMAIL = f"""
+MATCH (a:{A} {{{P.ACCOUNT_EMAIL}: $value}})
+RETURN a.{P.ACCOUNT_ID} AS account_id, a.{P.RISK_SCORE} AS risk_score LIMIT $accounts
+"""
+
+
+def search_entities(
+    driver, database: str, candidates: list[tuple[str, str]], *, accounts: int = 20
+) -> list[dict[str, Any]]:
+    """Look up each ``(label, key)`` candidate (from :func:`dashboards.views.search_candidates`).
+
+    Returns the entities that exist, each with up to ``accounts`` linked accounts.
+    """
+    found: list[dict[str, Any]] = []
+    for label, value in candidates:
+        query = LOOKUP.get(label)  # type: ignore[call-overload]
+        if query is None:
+            raise ValueError(f"cannot search {label!r}")
+        rows = _read(driver, database, query, value=value, accounts=accounts)
+        if label == Label.ACCOUNT:
+            for row in rows:
+                row["accounts"] = [{P.ACCOUNT_ID: row["key"]}]
+        found.extend(rows)
+    return found
+
+
+# ------------------------------------------------------------------- cases
+@dataclass(frozen=True)
+class CaseUpdate:
+    """An investigator's decision on a ring."""
+
+    status: str
+    assignee: str | None
+    note: str | None
+    by: str
+
+    def __post_init__(self) -> None:
+        if self.status not in RING_STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {', '.join(RING_STATUSES)}")
+
+
+#: Only the case properties are written: detection owns the rest of the ring, and
+#: re-detection leaves these alone (see docs/dashboard.md).
+SET_CASE = f"""
+MATCH (r:{R} {{{P.RING_ID}: $ring_id}})
+SET r.{P.STATUS} = $status, r.{P.ASSIGNEE} = $assignee, r.{P.NOTE} = $note,
+    r.{P.STATUS_BY} = $by, r.{P.STATUS_AT} = datetime($at)
+RETURN r{RING_PROPS} AS ring
+"""
+
+
+def set_case(
+    driver, database: str, ring_id: str, update: CaseUpdate, *, at: datetime | None = None
+) -> dict[str, Any] | None:
+    """Record the decision on the ring (who and when too); None if there is no such ring."""
+    at = at or datetime.now(UTC)
+    records, _, _ = driver.execute_query(
+        SET_CASE,
+        {
+            "ring_id": ring_id,
+            "status": update.status,
+            "assignee": (update.assignee or "").strip() or None,
+            "note": (update.note or "").strip() or None,
+            "by": update.by,
+            "at": at.isoformat(),
+        },
+        database_=database,
+    )
+    return _native(records[0]["ring"]) if records else None
+
+
+MY_CASES = f"""
+MATCH (r:{R})
+WHERE r.{P.ASSIGNEE} = $me OR r.{P.STATUS_BY} = $me
+RETURN r.{P.RING_ID} AS ring_id, r.{P.KIND} AS kind, r.{P.SCORE} AS score,
+       coalesce(r.{P.STATUS}, 'open') AS status, r.{P.ASSIGNEE} AS assignee,
+       r.{P.NOTE} AS note, r.{P.STATUS_BY} AS status_by, r.{P.STATUS_AT} AS status_at,
+       COUNT {{ (r)<-[:{Rel.MEMBER_OF}]-() }} AS size
+ORDER BY r.{P.STATUS_AT} DESC, r.{P.SCORE} DESC
+LIMIT $limit
+"""
+
+
+def my_cases(driver, database: str, me: str, *, limit: int = 500) -> list[dict[str, Any]]:
+    """Rings assigned to ``me`` or last decided by ``me``, most recently changed first."""
+    return _read(driver, database, MY_CASES, me=me, limit=limit)
+
+
+# ------------------------------------------------------------------- cypher
+@dataclass
+class QueryResult:
+    """A read-only query's result, with graph values as plain dicts (``_node``, ``_rel``,
+    ``_path``) for :func:`dashboards.views.cypher_elements`."""
+
+    columns: list[str]
+    rows: list[list[Any]]
+    truncated: bool  # more rows than the limit existed; the rest were not read
+
+
+def _plain(value: Any) -> Any:
+    """Driver values to plain Python: nodes, relationships and paths as tagged dicts."""
+    from neo4j.graph import Node, Path, Relationship
+
+    if isinstance(value, Node):
+        return {
+            "_node": {
+                "id": value.element_id,
+                "labels": sorted(value.labels),
+                "props": _native(dict(value)),
+            }
+        }
+    if isinstance(value, Relationship):
+        return {
+            "_rel": {
+                "id": value.element_id,
+                "type": value.type,
+                "start": value.start_node.element_id if value.start_node else None,
+                "end": value.end_node.element_id if value.end_node else None,
+                "props": _native(dict(value)),
+            }
+        }
+    if isinstance(value, Path):
+        return {
+            "_path": {
+                "nodes": [_plain(n)["_node"] for n in value.nodes],
+                "rels": [_plain(r)["_rel"] for r in value.relationships],
+            }
+        }
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return _native(value)
+
+
+def saved_queries() -> list[dict[str, Any]]:
+    """The analyst query library as ``name, description, params, text`` dicts.
+
+    The library (``graphs/queries.py``) belongs to ingest; until it exists this is empty.
+    """
+    try:
+        from graphs import queries as library  # noqa: F401
+    except ImportError:
+        return []
+    return []
+
+
+WRITE_REFUSED = (
+    "Refused: this query would change the database ({what}). The Cypher page only runs "
+    "read-only queries; nothing was changed."
+)
+
+
+def run_read_only(
+    driver,
+    database: str,
+    text: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    timeout_s: float = 10.0,
+    row_limit: int = 1000,
+) -> QueryResult:
+    """Run an analyst's query in a read transaction with a timeout, reading at most
+    ``row_limit`` rows.
+
+    Two guards: the query is planned first (``EXPLAIN``) and refused unless the planner
+    calls it read-only, and it then runs in a transaction opened in read access mode,
+    where the server itself rejects any write. Errors become
+    :class:`graphs.errors.QueryError` with the server's message.
+    """
+    from neo4j import READ_ACCESS, unit_of_work
+    from neo4j.exceptions import ClientError, Neo4jError
+
+    from graphs.errors import QueryError
+
+    text = (text or "").strip().rstrip(";")
+    if not text:
+        raise QueryError("Empty query.")
+    params = dict(params or {})
+
+    def work(tx) -> QueryResult:
+        if not text.upper().startswith(("EXPLAIN", "PROFILE")):
+            plan = tx.run("EXPLAIN " + text, params).consume()
+            if plan.query_type not in ("r", None):
+                kind = {"w": "a write", "rw": "a read and write", "s": "a schema change"}
+                raise QueryError(WRITE_REFUSED.format(what=kind.get(plan.query_type, "a write")))
+        result = tx.run(text, params)
+        columns = list(result.keys())
+        rows: list[list[Any]] = []
+        for record in result:
+            if len(rows) == row_limit:
+                return QueryResult(columns, rows, truncated=True)
+            rows.append([_plain(v) for v in record.values()])
+        return QueryResult(columns, rows, truncated=False)
+
+    try:
+        with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
+            return session.execute_read(unit_of_work(timeout=timeout_s)(work))
+    except ClientError as error:
+        code = error.code or ""
+        if (
+            "AccessMode" in code
+            or "ForbiddenDueToTransactionType" in code
+            or (
+                "write" in (error.message or "").lower() and "read" in (error.message or "").lower()
+            )
+        ):
+            raise QueryError(WRITE_REFUSED.format(what=error.message)) from None
+        if "TransactionTimedOut" in code or "timed out" in (error.message or "").lower():
+            raise QueryError(f"Stopped after the {timeout_s:g} s time limit.") from None
+        raise QueryError(error.message or str(error)) from None
+    except Neo4jError as error:
+        raise QueryError(error.message or str(error)) from None
