@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from graphs.errors import RingwatchError
+from graphs.errors import ConfigError, RingwatchError
 
 __all__ = ["app", "main"]
 
@@ -115,6 +115,69 @@ def generate(
         out, n_accounts=accounts, seed=seed, nights=nights, file_format=file_format
     )
     typer.echo(summary)
+
+
+# ---------------------------------------------------------------------------- ingest
+@app.command()
+def ingest(
+    dataset: Annotated[Path, typer.Argument(help="Dataset directory (docs/ingest.md).")],
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            "--bulk", help="First load into an empty managed server via neo4j-admin import."
+        ),
+    ] = False,
+    quarantine_dir: Annotated[
+        Path | None,
+        typer.Option("--quarantine-dir", help="Where quarantined rows go (a run subdir)."),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Rows per write transaction.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Per-file details.")] = False,
+) -> None:
+    """Load a dataset (accounts, logins, payments, requests, labels) into Neo4j.
+
+    Exits non-zero when a file was rejected or rows were quarantined."""
+    import platformdirs
+
+    from graphs.errors import IngestRejectedError
+    from ingest import writer
+    from scripts.settings import open_driver
+
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    quarantine = quarantine_dir or platformdirs.user_state_path("ringwatch") / "quarantine"
+    size = batch_size or writer.DEFAULT_BATCH_SIZE
+    if bulk:
+        from ingest.bulk import bulk_ingest
+
+        from scripts.neo4j_server import ManagedServer
+        from scripts.settings import resolve_neo4j
+
+        settings = resolve_neo4j()
+        if settings.source != "managed":
+            raise ConfigError(
+                f"--bulk works only with the managed local server (`ringwatch neo4j start`); "
+                f"the database is configured from {settings.source} ({settings.uri})"
+            )
+        server = ManagedServer.from_settings(data_dir=data_dir)
+        report = bulk_ingest(server, settings.database, dataset, quarantine_dir=quarantine)
+    else:
+        from ingest.job import ingest_dataset
+
+        with open_driver() as (driver, database):
+            report = ingest_dataset(
+                driver, database, dataset, quarantine_dir=quarantine, batch_size=size
+            )
+    typer.echo(report.summary())
+    if verbose or report.rejected:
+        typer.echo("\n".join(report.details()), err=True)
+    if report.rejected:
+        raise IngestRejectedError(
+            f"{report.rows_quarantined:,} rows quarantined and "
+            f"{len(report.rejected_files)} files rejected"
+        )
 
 
 # ---------------------------------------------------------------- detect / evaluate

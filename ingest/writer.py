@@ -1,0 +1,201 @@
+"""The online writer: prepared rows into a running Neo4j through batched ``UNWIND`` writes.
+
+Functions take a ``neo4j.Driver`` and a database name; they never create a driver.
+Every batch is one managed transaction (``driver.execute_query``, retried by the driver
+on transient errors), so a crash leaves whole batches written or not written; the
+``last_run`` tag on each edge (see :func:`ingest.cypher.edge_write`) makes writing the
+same file again a no-op for the batches that did commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from graphs.model import Label, Rel
+from ingest import cypher
+from ingest.prepare import EDGE_COUNTERS, PreparedFile
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "ensure_schema",
+    "existing_accounts",
+    "rows_to_write",
+    "write_prepared",
+    "write_steps",
+]
+
+log = logging.getLogger(__name__)
+
+#: Rows per transaction. Measured with scripts/bench_ingest.py --batch-sizes on the
+#: 100k world (docs/ingest.md): 1k-5k pay per-transaction overhead, beyond 20k the
+#: server's transaction state grows without a gain.
+DEFAULT_BATCH_SIZE = 10_000
+
+
+class Progress(Protocol):
+    def update(self, n: int) -> Any: ...
+
+
+def ensure_schema(driver, database: str, timeout_s: int = 600) -> None:
+    """Create the uniqueness constraints and indexes (idempotent) and wait for them."""
+    for statement in cypher.SCHEMA:
+        driver.execute_query(statement, database_=database)
+    driver.execute_query(cypher.AWAIT_INDEXES, seconds=timeout_s, database_=database)
+
+
+def existing_accounts(driver, database: str, ids: Sequence[str], batch: int = 50_000) -> set[str]:
+    """Which of ``ids`` name an :Account already in the graph."""
+    found: set[str] = set()
+    for start in range(0, len(ids), batch):
+        records, _, _ = driver.execute_query(
+            cypher.EXISTING_ACCOUNTS,
+            ids=list(ids[start : start + batch]),
+            database_=database,
+            routing_="r",
+        )
+        found.update(record["id"] for record in records)
+    return found
+
+
+# ----------------------------------------------------------------- frames to rows
+def _column(series: pd.Series) -> list:
+    if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(series):
+        ms = series.astype("datetime64[ns, UTC]").astype("int64") // 1_000_000
+        return [None if missing else int(v) for v, missing in zip(ms, series.isna(), strict=True)]
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return series.tolist()
+    return series.astype(object).where(series.notna(), None).tolist()
+
+
+def records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> list[dict]:
+    """Rows of ``frame`` as parameter dicts: times as epoch ms, missing values as None."""
+    names = list(columns or frame.columns)
+    lists = [_column(frame[name]) for name in names]
+    return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
+
+
+def _window_rows(frame: pd.DataFrame, keys: list[str]) -> list[dict]:
+    """One row per client with its windows as parallel lists sorted by start (the list
+    names are those of :func:`ingest.cypher._window_merge`)."""
+    if frame.empty:
+        return []
+    ordered = frame.sort_values([*keys, "window_start"], kind="stable").reset_index(drop=True)
+    start = (ordered["window_start"].astype("int64") // 1_000_000_000).to_numpy()
+    ua = ordered["ua"].astype(object).where(ordered["ua"].notna(), "").tolist()
+    key_text = [f"{s}|{u}" for s, u in zip(start.tolist(), ua, strict=True)]
+    group = ordered.groupby(keys, sort=False).ngroup().to_numpy()
+    bounds = np.flatnonzero(np.diff(group)) + 1
+    edges = np.concatenate([[0], bounds, [len(ordered)]])
+    cols = {
+        "start": start.tolist(),
+        "s": ordered["window_s"].tolist(),
+        "req": ordered["n_requests"].tolist(),
+        "paths": ordered["n_paths"].tolist(),
+        "cre": ordered["n_creators"].tolist(),
+    }
+    key_cols = {k: ordered[k].tolist() for k in keys}
+    rows = []
+    for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        row = {k: values[lo] for k, values in key_cols.items()}
+        row.update({name: values[lo:hi] for name, values in cols.items()})
+        row["ua"] = ua[lo:hi]
+        row["wkeys"] = key_text[lo:hi]
+        row["min_start"] = cols["start"][lo]
+        rows.append(row)
+    return rows
+
+
+def _key_nodes(frames: dict[str, pd.DataFrame]) -> dict[Label, list[dict]]:
+    sources = {
+        Label.DEVICE: [Rel.SIGNED_UP_ON, Rel.USED_DEVICE],
+        Label.PHONE: [Rel.HAS_PHONE],
+        Label.CREATOR: [Rel.SUPPORTS],
+        Label.USER_AGENT: [Rel.USED_UA, Rel.SENT_UA],
+    }
+    out: dict[Label, list[dict]] = {}
+    for label, rels in sources.items():
+        keys = [frames[r]["key"] for r in rels if r in frames]
+        if keys:
+            unique = pd.unique(pd.concat(keys, ignore_index=True).to_numpy(dtype=object))
+            out[label] = [{"key": k} for k in unique.tolist()]
+    if Rel.HAS_EMAIL in frames:
+        emails = frames[Rel.HAS_EMAIL]["key"].drop_duplicates()
+        domain = emails.str.rpartition("@")[2]
+        out[Label.EMAIL] = records(
+            pd.DataFrame({"key": emails, "domain": domain.where(domain != "", None)})
+        )
+    return out
+
+
+def rows_to_write(prepared: PreparedFile) -> list[tuple[str, str, list[dict]]]:
+    """The (name, query, rows) steps that write one prepared file, in dependency order."""
+    frames = prepared.frames
+    steps: list[tuple[str, str, list[dict]]] = []
+    if "accounts" in frames:
+        steps.append(("Account", cypher.ACCOUNT_NODES, records(frames["accounts"])))
+    if "ips" in frames:
+        steps.append(("IP", cypher.IP_NODES, records(frames["ips"])))
+    for label, rows in _key_nodes(frames).items():
+        steps.append((str(label), cypher.KEY_NODES[label], rows))
+    if "payment_methods" in frames:
+        methods = frames["payment_methods"][["payment_method_id", "card_bin", "card_country"]]
+        steps.append(("PaymentMethod", cypher.PAYMENT_METHOD_NODES, records(methods)))
+    for rel, counters in EDGE_COUNTERS.items():
+        if rel in frames:
+            frame = frames[rel]
+            for column in ("max_paths", "max_creators"):
+                if column in frame:
+                    frame = frame.assign(**{column: frame[column].clip(lower=0)})
+            source = "ip" if rel == Rel.SENT_UA else "account_id"
+            columns = [source, "key", "first_seen", "last_seen", *counters]
+            if rel == Rel.HAS_EMAIL:
+                columns.append("raw")
+            steps.append((str(rel), cypher.EDGE_WRITES[rel], records(frame, columns)))
+    if "account_windows" in frames:
+        rows = _window_rows(frames["account_windows"], ["account_id", "ip"])
+        steps.append(("USED_IP windows", cypher.USED_IP_WINDOWS, rows))
+    if "ip_windows" in frames:
+        rows = _window_rows(frames["ip_windows"], ["ip"])
+        steps.append(("IP windows", cypher.IP_WINDOWS, rows))
+    if "labels" in frames:
+        steps.append(("labels", cypher.LABELS, records(frames["labels"])))
+    return [step for step in steps if step[2]]
+
+
+def write_prepared(
+    driver,
+    database: str,
+    prepared: PreparedFile,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> int:
+    """Write one prepared file's rows; return the number of rows written."""
+    steps = rows_to_write(prepared)
+    return write_steps(driver, database, steps, prepared.report.sha256, batch_size, progress)
+
+
+def write_steps(
+    driver,
+    database: str,
+    steps: list[tuple[str, str, list[dict]]],
+    run: str,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Progress | None = None,
+) -> int:
+    """Run each step's query over its rows in batches of ``batch_size``."""
+    written = 0
+    for name, query, rows in steps:
+        log.debug("writing %d %s rows", len(rows), name)
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            driver.execute_query(query, rows=batch, run=run, database_=database)
+            written += len(batch)
+            if progress is not None:
+                progress.update(len(batch))
+    return written
