@@ -188,17 +188,21 @@ def _fake_rings(
         return pd.DataFrame(columns=list(RING_COLUMNS))
     ids = snapshot.accounts["account_id"].to_numpy()
     inside = candidate_of >= 0
-    members = pd.Series(ids[inside]).groupby(candidate_of[inside]).agg(sorted)
+    members = _grouped_lists(candidate_of[inside], ids[inside])
     created = pd.to_datetime(snapshot.accounts["created_at"], utc=True)
     first = created[inside].groupby(candidate_of[inside]).min()
     last = pd.Series(_last_seen(snapshot, candidate_of)).reindex(features.index)
     last = np.maximum(last.fillna(first.reindex(features.index)), first.reindex(features.index))
-    listed = (
-        shared.loc[shared["kind"].isin(SHARED_OUTPUT_KINDS)]
-        .groupby(["candidate", "kind"])["key"]
-        .agg(lambda keys: sorted(keys.astype(str))[:MAX_SHARED_LISTED])
-        .to_dict()
-    )
+    listed_rows = shared.loc[shared["kind"].isin(SHARED_OUTPUT_KINDS)]
+    kind_code, kind_names = pd.factorize(listed_rows["kind"])
+    group = listed_rows["candidate"].to_numpy() * len(SHARED_OUTPUT_KINDS) + kind_code
+    lists = _grouped_lists(group, listed_rows["key"].astype(str).to_numpy())
+    listed = {
+        (g // len(SHARED_OUTPUT_KINDS), kind_names[g % len(SHARED_OUTPUT_KINDS)]): keys[
+            :MAX_SHARED_LISTED
+        ]
+        for g, keys in lists.items()
+    }
     out = pd.DataFrame(
         {
             "ring_id": "",
@@ -224,6 +228,17 @@ def _fake_rings(
     for cand in written.difference(shared_written["candidate"].unique()):
         out.at[cand, "reasons"] = ring_reasons(features.loc[cand], shared.iloc[0:0])
     return out.reset_index(drop=True)
+
+
+def _grouped_lists(group: np.ndarray, values: np.ndarray) -> pd.Series:
+    """Sorted list of ``values`` per ``group`` (a Series indexed by group), vectorised."""
+    if len(group) == 0:
+        return pd.Series(dtype=object)
+    order = np.lexsort((values.astype(str), group))
+    group, values = group[order], values[order]
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    chunks = np.split(values, starts[1:])
+    return pd.Series([chunk.tolist() for chunk in chunks], index=group[starts])
 
 
 def _last_seen(snapshot: Snapshot, candidate_of: np.ndarray) -> dict:

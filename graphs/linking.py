@@ -45,15 +45,19 @@ class IdentifierWeight:
     ``base`` is the weight of an identifier used by at most ``typical`` accounts; beyond
     that it falls as ``base * typical / n_accounts``. Two users whose first *and* last use
     of it both fall within ``SYNC_WINDOW`` of each other (sessions in lockstep) get
-    ``sync`` on top, however many others use it.
+    ``sync`` on top, however many others use it. Consecutive first users whose gaps
+    repeat within ``CADENCE_TOLERANCE`` (sign-ups at a machine's fixed cadence) get
+    ``cadence`` on top.
     """
 
     base: float
     typical: int
     sync: float = 0.0
+    cadence: float = 0.0
 
 
 #: Per-kind weights. ``subnet`` is derived from ``ip`` links through ``ip_subnets``.
+#: ``signup_subnet`` likewise from ``signup_ip``.
 #: ``creator`` is not an identifier (fans share creators) and links nothing.
 DEFAULT_WEIGHTS: Mapping[str, IdentifierWeight] = {
     "device": IdentifierWeight(1.0, 30),
@@ -64,6 +68,7 @@ DEFAULT_WEIGHTS: Mapping[str, IdentifierWeight] = {
     "signup_ip": IdentifierWeight(0.3, 8),
     "ip": IdentifierWeight(0.25, 8, sync=0.5),
     "subnet": IdentifierWeight(0.1, 30, sync=0.5),
+    "signup_subnet": IdentifierWeight(0.0, 30, cadence=0.6),
     "user_agent": IdentifierWeight(0.3, 30),
 }
 
@@ -72,6 +77,9 @@ DEFAULT_WEIGHTS: Mapping[str, IdentifierWeight] = {
 TIMING_WINDOW = pd.Timedelta("30min")
 #: First and last uses this close count as lockstep (see ``IdentifierWeight.sync``).
 SYNC_WINDOW = pd.Timedelta("2min")
+#: Sign-ups at most CADENCE_MAX_GAP apart whose gaps repeat within the tolerance.
+CADENCE_MAX_GAP = pd.Timedelta("10min")
+CADENCE_TOLERANCE = pd.Timedelta("15s")
 
 
 @dataclass(frozen=True)
@@ -121,24 +129,31 @@ def identifier_memberships(snapshot: Snapshot, kinds: Mapping[str, object]) -> p
     """
     links = snapshot.links
     columns = ["account_id", "kind", "key", "first_seen", "last_seen"]
-    wanted = [k for k in kinds if k != "subnet"]
+    derived = {"subnet": "ip", "signup_subnet": "signup_ip"}
+    wanted = [k for k in kinds if k not in derived]
     # the graph holds one edge per (account, relationship, identifier): already unique
     parts = [links.loc[links["kind"].isin(wanted), columns]]
-    if "subnet" in kinds and len(snapshot.ip_subnets):
-        # later use only: a sign-up time would hide sessions that run in lockstep
-        ip_links = links.loc[links["kind"] == "ip", columns].drop(columns="kind")
-        subnets = ip_links.merge(
-            snapshot.ip_subnets.rename(columns={"ip": "key"}), on="key", how="inner"
-        )
-        subnets = (
-            subnets.groupby(["account_id", "subnet"], sort=False)
-            .agg(first_seen=("first_seen", "min"), last_seen=("last_seen", "max"))
-            .reset_index()
-            .rename(columns={"subnet": "key"})
-        )
-        subnets["kind"] = "subnet"
-        parts.append(subnets[columns])
+    for kind, source in derived.items():
+        if kind in kinds and len(snapshot.ip_subnets):
+            parts.append(_subnet_memberships(links, snapshot.ip_subnets, kind, source))
     return pd.concat(parts, ignore_index=True)
+
+
+def _subnet_memberships(
+    links: pd.DataFrame, ip_subnets: pd.DataFrame, kind: str, source: str
+) -> pd.DataFrame:
+    # later use and sign-up are kept apart: a sign-up time would hide sessions that run in
+    # lockstep, and later use would hide a sign-up cadence
+    ip_links = links.loc[links["kind"] == source, ["account_id", "key", "first_seen", "last_seen"]]
+    subnets = ip_links.merge(ip_subnets.rename(columns={"ip": "key"}), on="key", how="inner")
+    subnets = (
+        subnets.groupby(["account_id", "subnet"], sort=False)
+        .agg(first_seen=("first_seen", "min"), last_seen=("last_seen", "max"))
+        .reset_index()
+        .rename(columns={"subnet": "key"})
+    )
+    subnets["kind"] = kind
+    return subnets[["account_id", "kind", "key", "first_seen", "last_seen"]]
 
 
 def _all_pairs(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -220,6 +235,7 @@ def account_links(
     base = np.array([per_kind[k].base for k in kind_of_ident], dtype=float)
     typical = np.array([per_kind[k].typical for k in kind_of_ident], dtype=float)
     sync = np.array([per_kind[k].sync for k in kind_of_ident], dtype=float)
+    cadence = np.array([per_kind[k].cadence for k in kind_of_ident], dtype=float)
     ident_weight = base * np.minimum(1.0, typical / np.maximum(n_users, 1))
 
     first = _seconds(members["first_seen"])
@@ -249,8 +265,32 @@ def account_links(
         & (np.minimum(last[i] - first[i], last[j] - first[j]) > window)
     )
     w = ident_weight[ident] + sync[ident] * in_sync
+    i_cad, j_cad = _cadence_pairs(code_sorted, first, cadence[code_sorted] > 0)
+    i = np.concatenate([i, i_cad])
+    j = np.concatenate([j, j_cad])
+    w = np.concatenate([w, cadence[code_sorted[i_cad]]])
     a, b = acc_sorted[i], acc_sorted[j]
     return _sum_pairs(account_ids, np.minimum(a, b), np.maximum(a, b), w)
+
+
+def _cadence_pairs(
+    group: np.ndarray, seconds: np.ndarray, eligible: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Consecutive pairs (k, k + 1) inside a run of three or more first uses of one
+    identifier whose gaps are short and repeat (``CADENCE_*``); input sorted by group, time.
+    """
+    gap = np.diff(seconds)
+    same = (group[1:] == group[:-1]) & eligible[1:] & eligible[:-1]
+    short = same & (gap <= CADENCE_MAX_GAP.total_seconds())
+    # gap k (between k and k+1) repeats gap k+1 (between k+1 and k+2)
+    repeats = short[:-1] & short[1:] & (
+        np.abs(gap[:-1] - gap[1:]) <= CADENCE_TOLERANCE.total_seconds()
+    )
+    steps = np.zeros(len(gap), dtype=bool)
+    steps[:-1] |= repeats
+    steps[1:] |= repeats
+    k = np.flatnonzero(steps)
+    return k, k + 1
 
 
 def _seconds(times: pd.Series) -> np.ndarray:

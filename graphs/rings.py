@@ -56,6 +56,7 @@ _KIND_GROUP = {
     "ip": "ip",
     "signup_ip": "ip",
     "subnet": "subnet",
+    "signup_subnet": "subnet",
     "user_agent": "user_agent",
     "creator": "creator",
 }
@@ -315,7 +316,10 @@ def label_targets(features: pd.DataFrame) -> pd.Series:
 
 @dataclass(frozen=True)
 class RuleTerm:
-    """``weight * clip((feature - start) / (full - start), 0, 1)``: a ramp on one feature."""
+    """``weight * clip((feature - start) / (full - start), 0, 1)``: a ramp on one feature.
+
+    With ``full < start`` the ramp falls: low values of the feature add the weight.
+    """
 
     weight: float
     start: float
@@ -325,17 +329,20 @@ class RuleTerm:
 #: The documented rule score: logit = RULE_BIAS + sum of ramps + label evidence.
 RULE_BIAS = -4.0
 RULE_WEIGHTS: Mapping[str, RuleTerm] = {
-    "n_shared_kinds": RuleTerm(1.0, 1, 3),
-    "accounts_per_device": RuleTerm(2.5, 1.5, 4),
-    "signup_burst_share": RuleTerm(1.5, 0.4, 0.9),
-    "signup_cadence_cv": RuleTerm(2.5, 0.5, 0.1),  # falling ramp: low variation = a machine
+    "n_accounts": RuleTerm(1.0, 4, 15),
+    "n_shared_kinds": RuleTerm(0.5, 1, 3),
+    "accounts_per_device": RuleTerm(1.5, 2, 5),
+    # falling ramps (start > full): the shorter the sign-up span or the more regular the
+    # cadence, the more machine-made
+    "signup_span_hours": RuleTerm(2.0, 168, 12),
+    "signup_burst_share": RuleTerm(1.0, 0.5, 0.9),
+    "signup_cadence_cv": RuleTerm(2.5, 0.5, 0.1),
     "decline_rate": RuleTerm(3.0, 0.15, 0.5),
     "dispute_rate": RuleTerm(2.0, 0.03, 0.15),
     "rare_ua_share": RuleTerm(2.0, 0.3, 0.8),
-    "subnet_share": RuleTerm(1.0, 0.5, 1.0),
-    "email_collision_share": RuleTerm(3.0, 0.2, 0.6),
+    "subnet_share": RuleTerm(0.5, 0.5, 1.0),
+    "email_collision_share": RuleTerm(3.5, 0.2, 0.6),
     "creator_share": RuleTerm(1.5, 0.3, 0.8),
-    "n_accounts": RuleTerm(1.0, 5, 15),
     "learned_mean": RuleTerm(4.0, 0.3, 0.9),
 }
 
@@ -382,8 +389,9 @@ class RuleRingScorer(RingScorer):
     --------
     >>> import pandas as pd
     >>> f = pd.DataFrame([dict.fromkeys(RING_FEATURES, 0.0)] * 2)
+    >>> f.loc[:, ["signup_span_hours", "signup_cadence_cv"]] = [2000.0, 1.0]
     >>> f.loc[1, ["n_accounts", "accounts_per_device", "signup_burst_share", "n_shared_kinds",
-    ...           "signup_cadence_cv"]] = [20, 10, 1.0, 3, 1.0]
+    ...           "signup_span_hours"]] = [20, 10, 1.0, 3, 2.0]
     >>> RuleRingScorer().fit(f).predict(f).tolist()
     [False, True]
     """
@@ -421,6 +429,7 @@ class LearnedRingScorer(RingScorer):
     def _fit(self, features: pd.DataFrame, target: pd.Series) -> None:
         from sklearn.calibration import CalibratedClassifierCV
         from sklearn.ensemble import HistGradientBoostingClassifier
+        from threadpoolctl import threadpool_limits
 
         known = target.notna()
         y = target[known].astype(int).to_numpy()
@@ -435,12 +444,18 @@ class LearnedRingScorer(RingScorer):
             random_state=self.seed,
         )  # fmt: skip
         model = CalibratedClassifierCV(trees, method="sigmoid", cv=min(5, int(counts.min())))
-        model.fit(features.loc[known, self.feature_names].to_numpy(dtype=float), y)
+        # one thread: on a shared machine OpenMP spinning costs far more than it saves
+        with threadpool_limits(1):
+            model.fit(features.loc[known, self.feature_names].to_numpy(dtype=float), y)
         self.model_ = model
         self.n_train_ = counts
 
     def _logit(self, features: pd.DataFrame) -> np.ndarray:
-        proba = self.model_.predict_proba(features[self.feature_names].to_numpy(dtype=float))[:, 1]
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            proba = self.model_.predict_proba(features[self.feature_names].to_numpy(dtype=float))
+        proba = proba[:, 1]
         proba = np.clip(proba, 1e-4, 1 - 1e-4)
         return np.log(proba / (1 - proba))
 
