@@ -82,6 +82,8 @@ def canonical_emails(raw: pd.Series) -> pd.Series:
 
 def email_domains(canonical: pd.Series) -> pd.Series:
     """The domain of canonical addresses (None when there is no ``@``)."""
+    if canonical.notna().sum() == 0:
+        return pd.Series(None, index=canonical.index, dtype=object)
     domain = canonical.str.rpartition("@")[2]
     has_at = canonical.str.contains("@", regex=False).fillna(False).astype(bool)
     return domain.where(has_at & (domain != ""), None)
@@ -205,6 +207,8 @@ def ip_subnet(ip: str) -> str:
 
 def subnets(ips: pd.Series) -> pd.Series:
     """:func:`ip_subnet` of each normalised address (vectorised for IPv4)."""
+    if ips.empty:
+        return pd.Series([], index=ips.index, dtype=object)
     ips = ips.astype(str)
     is_v6 = ips.str.contains(":", regex=False)
     out = ips.str.rpartition(".")[0] + ".0/24"

@@ -97,9 +97,9 @@ class TableFile:
         start = 1
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
+            # no usecols: with it pandas accepts lines with too many fields silently
             reader = pd.read_csv(
                 self.path,
-                usecols=columns,
                 dtype=str,
                 keep_default_na=False,
                 na_filter=False,
@@ -110,6 +110,7 @@ class TableFile:
             with reader:
                 for chunk in reader:
                     self._collect_bad_lines(caught)
+                    chunk = chunk[columns]
                     chunk.index = pd.RangeIndex(start, start + len(chunk))
                     start += len(chunk)
                     yield chunk

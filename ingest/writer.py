@@ -18,6 +18,7 @@ import pandas as pd
 
 from graphs.model import Label, Rel
 from ingest import cypher
+from ingest.normalise import email_domains
 from ingest.prepare import EDGE_COUNTERS, PreparedFile
 
 __all__ = [
@@ -124,11 +125,9 @@ def _key_nodes(frames: dict[str, pd.DataFrame]) -> dict[Label, list[dict]]:
             unique = pd.unique(pd.concat(keys, ignore_index=True).to_numpy(dtype=object))
             out[label] = [{"key": k} for k in unique.tolist()]
     if Rel.HAS_EMAIL in frames:
-        emails = frames[Rel.HAS_EMAIL]["key"].drop_duplicates()
-        domain = emails.str.rpartition("@")[2]
-        out[Label.EMAIL] = records(
-            pd.DataFrame({"key": emails, "domain": domain.where(domain != "", None)})
-        )
+        emails = frames[Rel.HAS_EMAIL]["key"].drop_duplicates().astype(object)
+        domains = email_domains(emails)
+        out[Label.EMAIL] = records(pd.DataFrame({"key": emails, "domain": domains}))
     return out
 
 
