@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from graphs.model import Label, Prop, Rel
+from graphs.model import IDENTIFIER_KEYS, Label, Prop, Rel
 
 __all__ = [
     "DEFAULT_COLLAPSE_AT",
@@ -901,10 +901,8 @@ def search_candidates(text: str, kind: str = "auto") -> list[tuple[str, str]]:
 # ------------------------------------------------------------------- cypher
 def _node_key(node: Mapping[str, Any]) -> str:
     props = node.get("props") or {}
-    from dashboards.queries import IDENTIFIER_LABELS
-
     for label in node.get("labels", []):
-        key = IDENTIFIER_LABELS.get(label)
+        key = IDENTIFIER_KEYS.get(label)
         if key and key in props:
             return str(props[key])
     return str(node["id"])

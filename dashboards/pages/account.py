@@ -85,6 +85,7 @@ def layout(account_id: str | None = None, **_):
         return html.Div(
             [html.H2("No such account"), html.P(f"There is no account {account_id!r}.")]
         )
+    identifiers = views.identifier_rows(data.identifiers)
     counts = views.neighbour_rows(
         queries.neighbour_counts(c.driver, c.database, account_id), queries.NEIGHBOUR_COUNT_CAP
     )
@@ -108,11 +109,20 @@ def layout(account_id: str | None = None, **_):
             dash_table.DataTable(
                 id="account-identifiers",
                 columns=IDENTIFIER_COLUMNS,
-                data=views.identifier_rows(data.identifiers),
+                data=identifiers,
                 page_size=15,
                 sort_action="native",
+                style_table={"overflowX": "auto"},
                 style_cell=TABLE_STYLE,
-                style_cell_conditional=[{"if": {"column_id": "identifier"}, "overflow": "hidden"}],
+                style_cell_conditional=[
+                    {
+                        "if": {"column_id": "identifier"},
+                        "maxWidth": 300,
+                        "overflow": "hidden",
+                        "textOverflow": "ellipsis",
+                    }
+                ],
+                tooltip_data=[{"identifier": row["identifier"]} for row in identifiers],
             ),
             html.H4("Neighbours by identifier type"),
             html.Div(

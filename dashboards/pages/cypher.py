@@ -55,13 +55,9 @@ def layout(**_):
                 style_table={"overflowX": "auto"},
                 style_cell={"textAlign": "left", "fontSize": 12, "maxWidth": 360},
             ),
-            cyto.Cytoscape(
-                id="cypher-graph",
-                elements=[],
-                stylesheet=views.RING_STYLESHEET,
-                layout=views.graph_layout(100),
-                style={"width": "100%", "height": "420px", "display": "none"},
-            ),
+            # the graph is created with its elements: cytoscape sized while hidden would
+            # lay them out in a 0 x 0 box
+            html.Div(id="cypher-graph-box"),
         ]
     )
 
@@ -92,18 +88,15 @@ def choose_saved(name):
     Output("cypher-message", "children"),
     Output("cypher-table", "columns"),
     Output("cypher-table", "data"),
-    Output("cypher-graph", "elements"),
-    Output("cypher-graph", "style"),
+    Output("cypher-graph-box", "children"),
     Input("cypher-run", "n_clicks"),
     State("cypher-text", "value"),
     State("cypher-json", "value"),
     State({"type": "cypher-param", "name": ALL}, "value"),
     State({"type": "cypher-param", "name": ALL}, "id"),
-    State("cypher-graph", "style"),
     prevent_initial_call=True,
 )
-def run(_clicks, text, params_json, form_values, form_ids, style):
-    hidden = {**(style or {}), "display": "none"}
+def run(_clicks, text, params_json, form_values, form_ids):
     try:
         form = {i["name"]: v for i, v in zip(form_ids, form_values, strict=True)}
         params = views.query_params(params_json, form)
@@ -117,10 +110,20 @@ def run(_clicks, text, params_json, form_values, form_ids, style):
             row_limit=c.cypher_row_limit,
         )
     except (QueryError, ValueError) as error:
-        return html.Span(str(error), className="rw-error"), [], [], [], hidden
+        return html.Span(str(error), className="rw-error"), [], [], []
     elements = views.cypher_elements(result.rows)
     more = f" (stopped at the {len(result.rows):,}-row limit)" if result.truncated else ""
     message = f"{len(result.rows):,} rows{more}."
     columns = [{"name": col, "id": col} for col in result.columns]
-    shown = {**(style or {}), "display": "block" if elements else "none"}
-    return message, columns, views.cypher_table(result.columns, result.rows), elements, shown
+    graph = (
+        cyto.Cytoscape(
+            id="cypher-graph",
+            elements=elements,
+            stylesheet=views.RING_STYLESHEET,
+            layout=views.graph_layout(len(elements)),
+            style={"width": "100%", "height": "420px"},
+        )
+        if elements
+        else []
+    )
+    return message, columns, views.cypher_table(result.columns, result.rows), graph
