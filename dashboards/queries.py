@@ -106,12 +106,19 @@ RING_PROPS = (
 def _native(value: Any) -> Any:
     """Neo4j temporal values to ``datetime`` / ``date``, recursively; others as they are."""
     if hasattr(value, "to_native"):
-        return value.to_native()
+        value = value.to_native()
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
     if isinstance(value, list):
         return [_native(v) for v in value]
     if isinstance(value, dict):
         return {k: _native(v) for k, v in value.items()}
     return value
+
+
+def _millis(value: datetime | None) -> int | None:
+    return None if value is None else round(value.timestamp() * 1000)
 
 
 def _read(driver, database: str, query: str, **params: Any) -> list[dict[str, Any]]:
@@ -163,9 +170,9 @@ WITH r, member_rings, coalesce(r.{P.STATUS}, 'open') AS status,
      coalesce(r.{P.LAST_SEEN}, r.{P.LAST_DETECTED_AT}) AS last_seen
 WHERE status IN $statuses AND r.{P.KIND} IN $kinds
   AND r.{P.SCORE} >= $min_score AND r.{P.SCORE} <= $max_score
-  AND ($since IS NULL OR last_seen >= $since)
-  AND ($until IS NULL OR first_seen <= $until)
-  AND ($cutoff IS NULL OR r.{P.DETECTED_AT} >= $cutoff)
+  AND ($since IS NULL OR last_seen.epochMillis >= $since)
+  AND ($until IS NULL OR first_seen.epochMillis <= $until)
+  AND ($cutoff IS NULL OR r.{P.DETECTED_AT}.epochMillis >= $cutoff)
   AND ($search = '' OR toLower(r.{P.RING_ID}) CONTAINS $search
        OR r.{P.RING_ID} IN member_rings
        OR any(reason IN coalesce(r.{P.REASONS}, []) WHERE toLower(reason) CONTAINS $search))
@@ -231,9 +238,11 @@ def ring_page(
         "kinds": list(ring_filter.kinds),
         "min_score": float(ring_filter.min_score),
         "max_score": float(ring_filter.max_score),
-        "since": ring_filter.since,
-        "until": ring_filter.until,
-        "cutoff": cutoff if ring_filter.only_new else None,
+        # instants as epoch milliseconds: Cypher's DateTime equality also compares the
+        # zone's spelling (UTC vs +00:00), which detection and the driver do not agree on
+        "since": _millis(ring_filter.since),
+        "until": _millis(ring_filter.until),
+        "cutoff": _millis(cutoff) if ring_filter.only_new else None,
         "search": search.lower(),
         "search_raw": search,
     }
