@@ -74,6 +74,7 @@ RING_FEATURES = (
     "accounts_per_device",
     "signup_burst_share",
     "signup_span_hours",
+    "signup_span_days",
     "signup_cadence_cv",
     "payments_per_account",
     "decline_rate",
@@ -81,6 +82,7 @@ RING_FEATURES = (
     "rare_ua_share",
     "subnet_share",
     "email_collision_share",
+    "email_collision_accounts",
     "creator_share",
     "fraud_labels",
     "legit_labels",
@@ -222,7 +224,9 @@ def _shared_counts(
     features["subnet_share"] = top_share(shared.loc[shared["kind"] == "subnet"])
     features["creator_share"] = top_share(shared.loc[(shared["kind"] == "creator") & concentrated])
     emails = shared.loc[shared["kind"] == "email"].groupby("candidate")["members"].sum()
-    features["email_collision_share"] = (emails / n).reindex(n.index, fill_value=0).clip(upper=1)
+    emails = emails.reindex(n.index, fill_value=0)
+    features["email_collision_accounts"] = emails
+    features["email_collision_share"] = (emails / n).clip(upper=1)
 
 
 def _signup_features(
@@ -247,12 +251,15 @@ def _signup_features(
     n = features["n_accounts"]
     features["signup_burst_share"] = grouped["within"].max() / n
     features["signup_span_hours"] = (grouped["seconds"].max() - grouped["seconds"].min()) / 3600
+    features["signup_span_days"] = features["signup_span_hours"] / 24
     frame["gap"] = np.r_[np.nan, np.diff(seconds)]
     frame.loc[np.r_[True, cand[1:] != cand[:-1]], "gap"] = np.nan
     gaps = frame.groupby("candidate")["gap"]
     cv = gaps.std() / gaps.mean().clip(lower=1.0)
-    # a cadence needs at least 3 gaps to mean anything; 1.0 is a Poisson process
-    features["signup_cadence_cv"] = cv.where(gaps.count() >= 3, 1.0).fillna(1.0)
+    # a machine's cadence: five or more gaps of minutes that hardly vary; 1.0 is what a
+    # Poisson process (people signing up on their own) gives
+    machine_like = (gaps.count() >= 5) & (gaps.mean() <= 3600)
+    features["signup_cadence_cv"] = cv.where(machine_like, 1.0).fillna(1.0)
 
 
 def _payment_features(
@@ -324,25 +331,34 @@ class RuleTerm:
     weight: float
     start: float
     full: float
+    unless: str | None = None  # another term whose ramp waives this one
+
+    def ramp(self, features: pd.DataFrame, name: str) -> np.ndarray:
+        values = features[name].to_numpy(dtype=float)
+        return np.clip((values - self.start) / (self.full - self.start), 0.0, 1.0)
 
 
 #: The documented rule score: logit = RULE_BIAS + sum of ramps + label evidence.
-RULE_BIAS = -4.0
+RULE_BIAS = -3.5
 RULE_WEIGHTS: Mapping[str, RuleTerm] = {
-    "n_accounts": RuleTerm(1.0, 4, 15),
-    "n_shared_kinds": RuleTerm(0.5, 1, 3),
-    "accounts_per_device": RuleTerm(1.5, 2, 5),
+    "n_accounts": RuleTerm(4.0, 3, 12),
+    "n_shared_kinds": RuleTerm(1.5, 1, 3),
+    "accounts_per_device": RuleTerm(1.0, 2, 5),
     # falling ramps (start > full): the shorter the sign-up span or the more regular the
     # cadence, the more machine-made
     "signup_span_hours": RuleTerm(2.0, 168, 12),
-    "signup_burst_share": RuleTerm(1.0, 0.5, 0.9),
-    "signup_cadence_cv": RuleTerm(2.5, 0.5, 0.1),
-    "decline_rate": RuleTerm(3.0, 0.15, 0.5),
-    "dispute_rate": RuleTerm(2.0, 0.03, 0.15),
-    "rare_ua_share": RuleTerm(2.0, 0.3, 0.8),
-    "subnet_share": RuleTerm(0.5, 0.5, 1.0),
-    "email_collision_share": RuleTerm(3.5, 0.2, 0.6),
-    "creator_share": RuleTerm(1.5, 0.3, 0.8),
+    # a campaign runs for days or weeks; months of sign-ups is a population, not a ring
+    "signup_span_days": RuleTerm(-2.5, 30, 90),
+    "signup_cadence_cv": RuleTerm(3.0, 0.5, 0.1),
+    "decline_rate": RuleTerm(2.0, 0.15, 0.5),
+    "dispute_rate": RuleTerm(1.5, 0.03, 0.15),
+    "rare_ua_share": RuleTerm(1.5, 0.3, 0.8),
+    # everyone behind one subnet is what a home, an office or a campus looks like
+    # (waived for sign-ups at a machine's cadence: proxy farms sit in one subnet too)
+    "subnet_share": RuleTerm(-4.0, 0.5, 1.0, unless="signup_cadence_cv"),
+    # one mailbox behind four or more accounts (a parent's +tags cover two or three)
+    "email_collision_accounts": RuleTerm(2.5, 3, 5),
+    "creator_share": RuleTerm(0.5, 0.3, 0.8),
     "learned_mean": RuleTerm(4.0, 0.3, 0.9),
 }
 
@@ -401,8 +417,10 @@ class RuleRingScorer(RingScorer):
     def _logit(self, features: pd.DataFrame) -> np.ndarray:
         logit = np.full(len(features), RULE_BIAS)
         for name, term in RULE_WEIGHTS.items():
-            ramp = (features[name].to_numpy(dtype=float) - term.start) / (term.full - term.start)
-            logit += term.weight * np.clip(ramp, 0.0, 1.0)
+            ramp = term.ramp(features, name)
+            if term.unless:
+                ramp = ramp * (1.0 - RULE_WEIGHTS[term.unless].ramp(features, term.unless))
+            logit += term.weight * ramp
         return logit
 
 
