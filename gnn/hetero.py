@@ -24,7 +24,7 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,9 +37,12 @@ if TYPE_CHECKING:
 
     from graphs.snapshot import Snapshot
 
-__all__ = ["ACCOUNT", "Graph", "from_arrays", "from_snapshot", "label_vector"]
+__all__ = ["ACCOUNT", "IDENTIFIER_TYPES", "Graph", "from_arrays", "from_snapshot", "label_vector"]
 
 ACCOUNT = "account"
+#: Identifier node types; a snapshot graph has all of them (some maybe without nodes),
+#: so every snapshot gives the same node and edge types and the same feature columns.
+IDENTIFIER_TYPES = (*sorted(set(F.NODE_TYPE_OF_KIND.values())), "subnet")
 
 
 @dataclass
@@ -47,13 +50,17 @@ class Graph:
     """A ``HeteroData`` plus, per node type, the ids of its nodes in index order.
 
     ``target`` is the node type that is scored (``"account"``, or ``"node"`` in the
-    homogeneous mode); ``feature_names`` names the columns of each type's ``x``.
+    homogeneous mode); ``feature_names`` names the columns of each type's ``x`` and
+    ``log_columns`` says which of them models read as ``log1p`` (counts, amounts);
+    ``cache`` keeps what is derived from the graph once (``gnn.train.neighbour_aggregates``).
     """
 
     data: HeteroData
     ids: dict[str, pd.Index]
     target: str
     feature_names: dict[str, list[str]]
+    log_columns: dict[str, list[bool]] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict, repr=False)
 
     def index_of(self, node_type: str, ids: pd.Index | list[str] | pd.Series) -> np.ndarray:
         """Indices of ``ids`` in ``node_type``; -1 for an id the graph does not hold."""
@@ -95,10 +102,15 @@ def from_snapshot(snapshot: Snapshot) -> Graph:
     data[ACCOUNT].x = _tensor(account_x)
     names = {ACCOUNT: list(account_x.columns)}
     ident_x = F.identifier_features(snapshot)
-    for node_type, frame in ident_x.items():
+    empty = pd.DataFrame(columns=[f.name for f in F.IDENTIFIER_FEATURES], dtype=float)
+    for node_type in IDENTIFIER_TYPES:
+        frame = ident_x.get(node_type, empty)
         ids[node_type] = pd.Index(frame.index, name="key")
         data[node_type].x = _tensor(frame)
         names[node_type] = list(frame.columns)
+    for kind, node_type in {**F.NODE_TYPE_OF_KIND, "subnet": "subnet"}.items():
+        data[ACCOUNT, kind, node_type].edge_index = _edge_index(np.empty(0), np.empty(0))
+        data[node_type, f"rev_{kind}", ACCOUNT].edge_index = _edge_index(np.empty(0), np.empty(0))
     for node_type, links in F.identifier_links(snapshot).items():
         src = ids[ACCOUNT].get_indexer(links["account_id"])
         dst = ids[node_type].get_indexer(links["key"])
@@ -108,15 +120,16 @@ def from_snapshot(snapshot: Snapshot) -> Graph:
             edge_index = _edge_index(src[rows], dst[rows])
             data[ACCOUNT, kind, node_type].edge_index = edge_index
             data[node_type, f"rev_{kind}", ACCOUNT].edge_index = edge_index.flip(0)
-    if "subnet" in ids and "ip" in ids:
-        pairs = snapshot.ip_subnets.drop_duplicates("ip")
-        src = ids["ip"].get_indexer(pairs["ip"])
-        dst = ids["subnet"].get_indexer(pairs["subnet"])
-        keep = (src >= 0) & (dst >= 0)
-        edge_index = _edge_index(src[keep], dst[keep])
-        data["ip", "in_subnet", "subnet"].edge_index = edge_index
-        data["subnet", "rev_in_subnet", "ip"].edge_index = edge_index.flip(0)
-    return Graph(data=data, ids=ids, target=ACCOUNT, feature_names=names)
+    pairs = snapshot.ip_subnets.drop_duplicates("ip")
+    src = ids["ip"].get_indexer(pairs["ip"])
+    dst = ids["subnet"].get_indexer(pairs["subnet"])
+    keep = (src >= 0) & (dst >= 0)
+    edge_index = _edge_index(src[keep], dst[keep])
+    data["ip", "in_subnet", "subnet"].edge_index = edge_index
+    data["subnet", "rev_in_subnet", "ip"].edge_index = edge_index.flip(0)
+    logs = {t: [f.log for f in F.IDENTIFIER_FEATURES] for t in IDENTIFIER_TYPES}
+    logs[ACCOUNT] = [f.log for f in F.ACCOUNT_FEATURES]
+    return Graph(data=data, ids=ids, target=ACCOUNT, feature_names=names, log_columns=logs)
 
 
 def from_arrays(
@@ -125,12 +138,14 @@ def from_arrays(
     labels: np.ndarray | None = None,
     feature_names: list[str] | None = None,
     undirected: bool = True,
+    log_columns: list[bool] | None = None,
 ) -> Graph:
     """Homogeneous mode: ``x`` (n x d), ``edges`` (m x 2 or 2 x m index pairs).
 
     ``undirected`` adds every reverse edge; self-loops are dropped (models keep a node's
     own state through their root weight and residual connections). Ids are ``"0"``,
-    ``"1"``, ...; ``labels`` (0/1, optional) go to ``data["node"].y``.
+    ``"1"``, ...; ``labels`` (0/1, optional) go to ``data["node"].y``; ``log_columns``
+    marks the columns models should read as ``log1p``.
     """
     import torch
     from torch_geometric.data import HeteroData
@@ -150,7 +165,8 @@ def from_arrays(
     n = data["node"].x.shape[0]
     names = feature_names or [f"x{i}" for i in range(data["node"].x.shape[1])]
     ids = {"node": pd.Index([str(i) for i in range(n)], name="node_id")}
-    return Graph(data=data, ids=ids, target="node", feature_names={"node": names})
+    logs = {"node": list(log_columns)} if log_columns is not None else {}
+    return Graph(data=data, ids=ids, target="node", feature_names={"node": names}, log_columns=logs)
 
 
 def label_vector(accounts: pd.DataFrame, extra: pd.Series | None = None) -> pd.Series:
