@@ -182,7 +182,8 @@ UNWIND $rows AS row
 MATCH (a:{A} {{{P.ACCOUNT_ID}: row.account_id}})
 WITH a, row, coalesce(row.label_ts, {_OLDEST}) AS new_ts,
      coalesce(a.{P.LABEL_TS}.epochMillis, {_OLDEST}) AS old_ts
-WHERE a.{P.LABEL} IS NULL OR new_ts > old_ts OR (new_ts = old_ts AND row.label = 'fraud')
+WHERE a.{P.LABEL} IS NULL OR new_ts > old_ts
+   OR (new_ts = old_ts AND (row.label = 'fraud' OR a.{P.LABEL} <> 'fraud'))
 SET a.{P.LABEL} = row.label,
     a.{P.LABEL_SOURCE} = row.label_source,
     a.{P.LABEL_TS} = CASE WHEN row.label_ts IS NULL THEN null

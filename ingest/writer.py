@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_BATCH_SIZE",
     "ensure_schema",
     "existing_accounts",
+    "key_nodes",
     "rows_to_write",
     "write_prepared",
     "write_steps",
@@ -111,7 +112,8 @@ def _window_rows(frame: pd.DataFrame, keys: list[str]) -> list[dict]:
     return rows
 
 
-def _key_nodes(frames: dict[str, pd.DataFrame]) -> dict[Label, list[dict]]:
+def key_nodes(frames: dict[str, pd.DataFrame]) -> dict[Label, list[dict]]:
+    """Rows of the identifier nodes the edges of ``frames`` point to, by label."""
     sources = {
         Label.DEVICE: [Rel.SIGNED_UP_ON, Rel.USED_DEVICE],
         Label.PHONE: [Rel.HAS_PHONE],
@@ -139,7 +141,7 @@ def rows_to_write(prepared: PreparedFile) -> list[tuple[str, str, list[dict]]]:
         steps.append(("Account", cypher.ACCOUNT_NODES, records(frames["accounts"])))
     if "ips" in frames:
         steps.append(("IP", cypher.IP_NODES, records(frames["ips"])))
-    for label, rows in _key_nodes(frames).items():
+    for label, rows in key_nodes(frames).items():
         steps.append((str(label), cypher.KEY_NODES[label], rows))
     if "payment_methods" in frames:
         methods = frames["payment_methods"][["payment_method_id", "card_bin", "card_country"]]
