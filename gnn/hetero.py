@@ -37,7 +37,15 @@ if TYPE_CHECKING:
 
     from graphs.snapshot import Snapshot
 
-__all__ = ["ACCOUNT", "IDENTIFIER_TYPES", "Graph", "from_arrays", "from_snapshot", "label_vector"]
+__all__ = [
+    "ACCOUNT",
+    "IDENTIFIER_TYPES",
+    "Graph",
+    "from_arrays",
+    "from_snapshot",
+    "label_vector",
+    "ring_decision_labels",
+]
 
 ACCOUNT = "account"
 #: Identifier node types; a snapshot graph has all of them (some maybe without nodes),
@@ -74,7 +82,7 @@ class Graph:
 def _tensor(frame: pd.DataFrame):
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(frame.to_numpy(dtype=np.float32)))
+    return torch.tensor(frame.to_numpy(dtype=np.float32))
 
 
 def _edge_index(src: np.ndarray, dst: np.ndarray):
@@ -196,3 +204,26 @@ def label_vector(accounts: pd.DataFrame, extra: pd.Series | None = None) -> pd.S
         decided = decided[decided.index.isin(ids)]
         y.loc[decided.index] = decided.astype(float)
     return y
+
+
+def ring_decision_labels(rings: pd.DataFrame) -> pd.Series:
+    """Labels from investigators' ring decisions: members of ``confirmed`` rings are
+    ``fraud``, of ``dismissed`` rings ``legit`` (fraud wins for an account in both).
+
+    ``rings`` has ``status`` and ``accounts`` (lists), as ``ingest.rings_io.read_rings``
+    returns them.
+
+    >>> rings = pd.DataFrame({"status": ["confirmed", "dismissed", "open"],
+    ...     "accounts": [["a", "b"], ["b", "c"], ["d"]]})
+    >>> ring_decision_labels(rings).to_dict()
+    {'a': 'fraud', 'b': 'fraud', 'c': 'legit'}
+    """
+    decided = rings[rings["status"].isin(("confirmed", "dismissed"))]
+    members = decided.explode("accounts").dropna(subset=["accounts"])
+    label = np.where(members["status"] == "confirmed", "fraud", "legit")
+    frame = pd.DataFrame({"account_id": members["accounts"].to_numpy(), "label": label})
+    # "fraud" sorts before "legit": keep the first per account
+    frame = frame.sort_values(["account_id", "label"]).drop_duplicates("account_id")
+    return pd.Series(
+        frame["label"].to_numpy(), index=pd.Index(frame["account_id"], name="account_id")
+    )

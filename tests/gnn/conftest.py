@@ -79,3 +79,40 @@ def tiny_snapshot() -> Snapshot:
         columns=list(WINDOW_COLUMNS),
     )
     return Snapshot(accounts=accounts, links=links, ip_subnets=ip_subnets, windows=windows)
+
+
+def planted_snapshot(n_legit: int = 240, n_rings: int = 12, ring_size: int = 5, seed: int = 0):
+    """Legit accounts with devices of their own, and rings whose members share one device
+    and one card; every account is labelled, sign-ups spread over 30 days (rings too).
+
+    Account features alone do not tell the two apart (same email, payment and login
+    distributions); the shared identifiers do.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows, links = [], []
+    n = n_legit + n_rings * ring_size
+    hours = np.sort(rng.uniform(0, 30 * 24, n))
+    order = rng.permutation(n)
+    for i in range(n):
+        ring = i - n_legit if i >= n_legit else None
+        account = f"a{i:04d}"
+        created = float(hours[order[i]])
+        rows.append(
+            {
+                "account_id": account,
+                "created_at": ts(created),
+                "email_domain": "gmail.com",
+                "phone": None,
+                "label": "fraud" if ring is not None else "legit",
+            }
+        )
+        device = f"ring-d{ring // ring_size}" if ring is not None else f"d{i}"
+        card = f"ring-pm{ring // ring_size}" if ring is not None else f"pm{i}"
+        links.append(link(account, "device", device, created, count=3, logins=3))
+        links.append(
+            link(account, "payment_method", card, created + 1, count=2, succeeded=2, amount=9.0)
+        )
+        links.append(link(account, "ip", f"10.{i // 250}.{i % 250}.1", created, logins=3))
+    return Snapshot(accounts=pd.DataFrame(rows), links=pd.DataFrame(links))
