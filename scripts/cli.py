@@ -151,7 +151,6 @@ def ingest(
     size = batch_size or writer.DEFAULT_BATCH_SIZE
     if bulk:
         from ingest.bulk import bulk_ingest
-
         from scripts.neo4j_server import ManagedServer
         from scripts.settings import resolve_neo4j
 
@@ -178,6 +177,47 @@ def ingest(
             f"{report.rows_quarantined:,} rows quarantined and "
             f"{len(report.rejected_files)} files rejected"
         )
+
+
+@app.command()
+def cypher(
+    name: Annotated[
+        str | None, typer.Argument(help="Analyst query name (graphs/queries/NAME.cypher).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="A parameter as key=value.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Row limit.")] = 1000,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds.")] = 30.0,
+    list_queries: Annotated[bool, typer.Option("--list", help="List the queries.")] = False,
+) -> None:
+    """Run one analyst query read-only and print a table (--list shows them all)."""
+    from graphs.errors import QueryError
+    from graphs.queries import load_queries
+    from ingest.analyst import format_table, run_named
+    from scripts.settings import open_driver
+
+    library = load_queries()
+    if list_queries or name is None:
+        for query in library.values():
+            params = ", ".join(
+                p.name + ("" if p.required else f"={p.default}") for p in query.params
+            )
+            typer.echo(f"{query.name}({params})\n    {query.description}")
+        return
+    values = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise QueryError(f"--param {item!r}: expected key=value")
+        values[key.strip()] = value
+    if name in library:
+        library[name].bind(values)  # a user's mistake fails before connecting
+    with open_driver() as (driver, database):
+        result = run_named(
+            driver, database, name, values, timeout_s=timeout, row_limit=limit, library=library
+        )
+    typer.echo(format_table(result))
 
 
 # ---------------------------------------------------------------- detect / evaluate
@@ -310,6 +350,108 @@ def nightly(
             err=True,
         )
         raise typer.Exit(1)
+
+
+# ------------------------------------------------------------------------ gnn
+ModelDirOpt = Annotated[
+    Path | None,
+    typer.Option("--model-dir", help="Model files (default: the user data dir's models/)."),
+]
+SnapshotDatasetOpt = Annotated[
+    Path | None,
+    typer.Option("--dataset", help="Read a dataset directory instead of Neo4j."),
+]
+
+
+def _model_dir(path: Path | None) -> Path:
+    import platformdirs
+
+    return path or platformdirs.user_data_path("ringwatch") / "models"
+
+
+def _gnn_snapshot(dataset: Path | None, with_decisions: bool = False):
+    """The snapshot (from a dataset or Neo4j) and, from Neo4j, ring-decision labels."""
+    if dataset is not None:
+        from ingest.prepare import snapshot_from_dataset
+
+        return snapshot_from_dataset(dataset), None
+    from gnn.hetero import ring_decision_labels
+    from ingest.rings_io import read_rings
+    from ingest.snapshot_io import read_snapshot
+    from scripts.settings import open_driver
+
+    with open_driver() as (driver, database):
+        snapshot = read_snapshot(driver, database)
+        decisions = ring_decision_labels(read_rings(driver, database)) if with_decisions else None
+    return snapshot, decisions
+
+
+@app.command()
+def train(
+    dataset: SnapshotDatasetOpt = None,
+    model_dir: ModelDirOpt = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Extra labels CSV account_id,label (fraud/legit)."),
+    ] = None,
+    model: Annotated[str, typer.Option("--model", help="sage, graphconv or gat.")] = "sage",
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 200,
+    unlabelled: Annotated[
+        str, typer.Option("--unlabelled", help="legit (default) or ignore.")
+    ] = "legit",
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    threads: Annotated[int | None, typer.Option("--threads", help="CPU threads.")] = None,
+) -> None:
+    """Train the GNN and its tree baseline on the platform's labels; write a model file."""
+    import pandas as pd
+    import torch
+
+    from gnn.jobs import train_job
+
+    if threads:
+        torch.set_num_threads(threads)
+    snapshot, decisions = _gnn_snapshot(dataset, with_decisions=True)
+    extra = decisions
+    if labels is not None:
+        from graphs.errors import DatasetError
+
+        try:
+            table = pd.read_csv(labels, dtype=str)
+            given = pd.Series(table["label"].to_numpy(), index=table["account_id"])
+        except (OSError, ValueError, KeyError) as error:
+            raise DatasetError(f"{labels}: need columns account_id,label ({error})") from None
+        extra = given if extra is None else pd.concat([extra, given])
+    path, meta = train_job(
+        snapshot,
+        _model_dir(model_dir),
+        extra_labels=extra,
+        unlabelled=unlabelled,
+        gnn_params={"model": model, "epochs": epochs},
+        seed=seed,
+    )
+    val = {k: v["val"]["auprc"] for k, v in meta["metrics"].items()}
+    typer.echo(
+        f"wrote {path}: winner {meta['winner']} (validation AUPRC gnn {val['gnn']:.3f}, "
+        f"tree {val['tree']:.3f}), {meta['n_labelled']:,} labelled accounts"
+    )
+
+
+@app.command()
+def score(
+    out: Annotated[Path, typer.Option("--out", help="CSV account_id,score to write.")],
+    dataset: SnapshotDatasetOpt = None,
+    model_dir: ModelDirOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model name (default: the newest).")
+    ] = None,
+) -> None:
+    """Score every account with a trained model (input for detect --account-scores)."""
+    from gnn.jobs import score_job
+
+    snapshot, _ = _gnn_snapshot(dataset)
+    scores, version = score_job(snapshot, _model_dir(model_dir), model)
+    scores.rename("score").rename_axis("account_id").reset_index().to_csv(out, index=False)
+    typer.echo(f"scored {len(scores):,} accounts with {version}; wrote {out}")
 
 
 # ------------------------------------------------------------------------ dashboard
