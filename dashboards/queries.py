@@ -13,7 +13,7 @@ Functions take a ``Driver`` and the database name and return plain Python values
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +31,7 @@ from graphs.model import (
 
 __all__ = [
     "IDENTIFIER_LABELS",
+    "QUEUE_CONDITIONS",
     "QUEUE_SORT_KEYS",
     "AccountData",
     "CaseUpdate",
@@ -45,6 +46,7 @@ __all__ = [
     "neighbour_counts",
     "new_cutoff",
     "outside_neighbours",
+    "queue_query",
     "ring_graph_data",
     "ring_members",
     "ring_page",
@@ -90,9 +92,12 @@ def _label(var: str) -> str:
 EXACT_COUNT_LIMIT = 20_000
 #: Neighbour counts per identifier type stop at this many (shown as "10000+").
 NEIGHBOUR_COUNT_CAP = 10_000
+#: Bulk rows carry times as epoch milliseconds (the driver builds a DateTime object per
+#: temporal value, ten times slower than the query for a 500-node ring); :func:`_times`
+#: turns them into ``datetime`` in Python.
 MEMBER_PROPS = (
-    f"{{.{P.ACCOUNT_ID}, .{P.IP}, .{P.RISK_SCORE}, .{P.CREATED_AT}, .{P.STATUS}, "
-    f".{P.LABEL}, .{P.COUNTRY}, .{P.ACCOUNT_EMAIL}}}"
+    f"{{.{P.ACCOUNT_ID}, .{P.IP}, .{P.RISK_SCORE}, {P.CREATED_AT}: m.{P.CREATED_AT}.epochMillis, "
+    f".{P.STATUS}, .{P.LABEL}, .{P.COUNTRY}, .{P.ACCOUNT_EMAIL}}}"
 )
 IDENTIFIER_PROPS = f"{{.{P.DOMAIN}, .{P.CARD_BIN}, .{P.CARD_COUNTRY}, .{P.IS_V6}}}"
 RING_PROPS = (
@@ -121,6 +126,23 @@ def _millis(value: datetime | None) -> int | None:
     return None if value is None else round(value.timestamp() * 1000)
 
 
+def _from_millis(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _times(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Epoch milliseconds of bulk rows (see MEMBER_PROPS) to ``datetime``, in place."""
+    for row in rows:
+        props = row.get("props")
+        if props and props.get(P.CREATED_AT) is not None:
+            props[P.CREATED_AT] = _from_millis(props[P.CREATED_AT])
+        for item in [row, *row.get("links", ())]:
+            for name in ("first", "last"):
+                if item.get(name) is not None:
+                    item[name] = _from_millis(item[name])
+    return rows
+
+
 def _read(driver, database: str, query: str, **params: Any) -> list[dict[str, Any]]:
     records, _, _ = driver.execute_query(query, params, database_=database, routing_="r")
     return [{k: _native(v) for k, v in record.items()} for record in records]
@@ -146,63 +168,94 @@ class RingPage:
     rows: list[dict[str, Any]]
     total: int
     cutoff: datetime | None  # rings first detected at or after this are "new"
+    page: int = 0  # the page returned (the last one when the one asked for is past the end)
 
+
+_STATUS = f"coalesce(r.{P.STATUS}, 'open')"
+_FIRST_SEEN = f"coalesce(r.{P.FIRST_SEEN}, r.{P.DETECTED_AT})"
+_LAST_SEEN = f"coalesce(r.{P.LAST_SEEN}, r.{P.LAST_DETECTED_AT})"
+_SIZE = f"COUNT {{ (r)<-[:{Rel.MEMBER_OF}]-() }}"  # read from the degree store
 
 #: Columns the queue can sort on, each with the Cypher expression it sorts by.
 QUEUE_SORT_KEYS: dict[str, str] = {
     "score": f"r.{P.SCORE}",
-    "size": "size",
+    "size": _SIZE,
     "kind": f"r.{P.KIND}",
-    "status": "status",
+    "status": _STATUS,
     "assignee": f"r.{P.ASSIGNEE}",
-    "first_seen": "first_seen",
-    "last_seen": "last_seen",
+    "first_seen": _FIRST_SEEN,
+    "last_seen": _LAST_SEEN,
     "ring_id": f"r.{P.RING_ID}",
     "new": f"r.{P.DETECTED_AT}",
 }
-
-_QUEUE_MATCH = f"""
+#: The queue's filters, each a constant fragment reading its own ``$parameter``. A query
+#: holds only the active ones, so 10,000 rings are not read for filters nobody set.
+QUEUE_CONDITIONS: dict[str, str] = {
+    "statuses": f"{_STATUS} IN $statuses",
+    "kinds": f"r.{P.KIND} IN $kinds",
+    "min_score": f"r.{P.SCORE} >= $min_score",
+    "max_score": f"r.{P.SCORE} <= $max_score",
+    # instants as epoch milliseconds: Cypher's DateTime equality also compares the
+    # zone's spelling (UTC vs +00:00), which detection and the driver do not agree on
+    "since": f"{_LAST_SEEN}.epochMillis >= $since",
+    "until": f"{_FIRST_SEEN}.epochMillis <= $until",
+    "cutoff": f"r.{P.DETECTED_AT}.epochMillis >= $cutoff",
+    "search": (
+        f"(toLower(r.{P.RING_ID}) CONTAINS $search OR r.{P.RING_ID} IN member_rings"
+        f" OR any(reason IN coalesce(r.{P.REASONS}, []) WHERE toLower(reason) CONTAINS $search))"
+    ),
+}
+_MEMBER_RINGS = f"""
 OPTIONAL MATCH (:{A} {{{P.ACCOUNT_ID}: $search_raw}})-[:{Rel.MEMBER_OF}]->(hit:{R})
 WITH collect(hit.{P.RING_ID}) AS member_rings
-MATCH (r:{R})
-WITH r, member_rings, coalesce(r.{P.STATUS}, 'open') AS status,
-     coalesce(r.{P.FIRST_SEEN}, r.{P.DETECTED_AT}) AS first_seen,
-     coalesce(r.{P.LAST_SEEN}, r.{P.LAST_DETECTED_AT}) AS last_seen
-WHERE status IN $statuses AND r.{P.KIND} IN $kinds
-  AND r.{P.SCORE} >= $min_score AND r.{P.SCORE} <= $max_score
-  AND ($since IS NULL OR last_seen.epochMillis >= $since)
-  AND ($until IS NULL OR first_seen.epochMillis <= $until)
-  AND ($cutoff IS NULL OR r.{P.DETECTED_AT}.epochMillis >= $cutoff)
-  AND ($search = '' OR toLower(r.{P.RING_ID}) CONTAINS $search
-       OR r.{P.RING_ID} IN member_rings
-       OR any(reason IN coalesce(r.{P.REASONS}, []) WHERE toLower(reason) CONTAINS $search))
 """
-QUEUE_COUNT = _QUEUE_MATCH + "RETURN count(r) AS total"
-
-_QUEUE_RETURN = f"""
-RETURN r.{P.RING_ID} AS ring_id, r.{P.KIND} AS kind, r.{P.SCORE} AS score, size,
-       status, r.{P.ASSIGNEE} AS assignee, first_seen, last_seen,
-       r.{P.DETECTED_AT} AS detected_at
-"""
-_SIZE = f"COUNT {{ (r)<-[:{Rel.MEMBER_OF}]-() }} AS size"
+_QUEUE_ROW = (
+    f"r{{.{P.RING_ID}, .{P.KIND}, .{P.SCORE}, .{P.ASSIGNEE}, .{P.DETECTED_AT}, "
+    f"status: {_STATUS}, first_seen: {_FIRST_SEEN}, last_seen: {_LAST_SEEN}, size: {_SIZE}}}"
+)
 
 
-def _queue_page_query(sort: str, descending: bool) -> str:
+@functools.lru_cache(maxsize=1024)
+def queue_query(conditions: frozenset[str], sort: str, descending: bool) -> str:
+    """The queue query for the active filter ``conditions`` (keys of
+    :data:`QUEUE_CONDITIONS`) sorted by ``sort`` (a key of :data:`QUEUE_SORT_KEYS`):
+    one scan of the rings returns the total and one page (``$skip``, ``$limit``; a
+    ``$skip`` past the end gives the last page). Built from constant fragments only.
+
+    >>> q = queue_query(frozenset({"kinds"}), "score", True)
+    >>> "r.kind IN $kinds" in q and "ORDER BY r.score DESC" in q and "$statuses" not in q
+    True
+    """
+    unknown = set(conditions) - QUEUE_CONDITIONS.keys()
+    if unknown or sort not in QUEUE_SORT_KEYS:
+        raise ValueError(f"no queue filter {sorted(unknown)} or sort column {sort!r}")
+    prefix = _MEMBER_RINGS if "search" in conditions else ""
+    where = " AND ".join(QUEUE_CONDITIONS[name] for name in sorted(conditions))
     order = f"{QUEUE_SORT_KEYS[sort]} {'DESC' if descending else 'ASC'}, r.{P.RING_ID}"
-    if sort == "size":  # size is read from the degree store, cheap even for 10,000 rings
-        body = f"WITH r, status, first_seen, last_seen, {_SIZE}\nORDER BY {order}"
-        return _QUEUE_MATCH + body + "\nSKIP $skip LIMIT $limit" + _QUEUE_RETURN
-    # otherwise only the page's rings are sized
-    body = f"WITH r, status, first_seen, last_seen\nORDER BY {order}\nSKIP $skip LIMIT $limit"
-    return _QUEUE_MATCH + body + f"\nWITH r, status, first_seen, last_seen, {_SIZE}" + _QUEUE_RETURN
+    return f"""{prefix}MATCH (r:{R})
+{"WHERE " + where if where else ""}
+WITH r ORDER BY {order}
+WITH collect(r) AS rings
+WITH rings, size(rings) AS total
+WITH rings, total, CASE WHEN $skip < total THEN $skip WHEN total = 0 THEN 0
+                        ELSE ((total - 1) / $limit) * $limit END AS start
+RETURN total, start, [r IN rings[start..start + $limit] | {_QUEUE_ROW}] AS rows
+"""
 
 
-#: (sort key, descending) -> page query; the user picks a key, never writes Cypher.
-QUEUE_PAGE = {
-    (sort, desc): _queue_page_query(sort, desc)
-    for sort in QUEUE_SORT_KEYS
-    for desc in (True, False)
-}
+def _active_conditions(ring_filter: RingFilter, search: str) -> frozenset[str]:
+    active = {
+        "statuses": set(ring_filter.statuses) != set(RING_STATUSES),
+        "kinds": set(ring_filter.kinds) != set(RING_KINDS),
+        "min_score": ring_filter.min_score > 0,
+        "max_score": ring_filter.max_score < 1,
+        "since": ring_filter.since is not None,
+        "until": ring_filter.until is not None,
+        "cutoff": ring_filter.only_new,
+        "search": bool(search),
+    }
+    return frozenset(name for name, on in active.items() if on)
+
 
 NEW_CUTOFF = f"MATCH (r:{R}) RETURN max(r.{P.LAST_DETECTED_AT}) AS latest"
 
@@ -233,33 +286,30 @@ def ring_page(
     ring_filter = ring_filter or RingFilter()
     cutoff = new_cutoff(driver, database)
     search = ring_filter.search.strip()
-    params = {
-        "statuses": list(ring_filter.statuses),
-        "kinds": list(ring_filter.kinds),
-        "min_score": float(ring_filter.min_score),
-        "max_score": float(ring_filter.max_score),
-        # instants as epoch milliseconds: Cypher's DateTime equality also compares the
-        # zone's spelling (UTC vs +00:00), which detection and the driver do not agree on
-        "since": _millis(ring_filter.since),
-        "until": _millis(ring_filter.until),
-        "cutoff": _millis(cutoff) if ring_filter.only_new else None,
-        "search": search.lower(),
-        "search_raw": search,
-    }
-    total = _read(driver, database, QUEUE_COUNT, **params)[0]["total"]
     page_size = max(1, min(int(page_size), 500))
-    page = max(0, min(int(page), max(0, math.ceil(total / page_size) - 1)))
-    rows = _read(
+    query = queue_query(_active_conditions(ring_filter, search), sort, descending)
+    result = _read(
         driver,
         database,
-        QUEUE_PAGE[(sort, descending)],
-        skip=page * page_size,
+        query,
+        statuses=list(ring_filter.statuses),
+        kinds=list(ring_filter.kinds),
+        min_score=float(ring_filter.min_score),
+        max_score=float(ring_filter.max_score),
+        since=_millis(ring_filter.since),
+        until=_millis(ring_filter.until),
+        cutoff=_millis(cutoff) if ring_filter.only_new else None,
+        search=search.lower(),
+        search_raw=search,
+        skip=max(0, int(page)) * page_size,
         limit=page_size,
-        **params,
-    )
+    )[0]
+    rows = result["rows"]
     for row in rows:
         row["new"] = bool(cutoff and row["detected_at"] and row["detected_at"] >= cutoff)
-    return RingPage(rows=rows, total=total, cutoff=cutoff)
+    return RingPage(
+        rows=rows, total=result["total"], cutoff=cutoff, page=result["start"] // page_size
+    )
 
 
 # ------------------------------------------------------------------ ring view
@@ -283,7 +333,8 @@ WITH m ORDER BY m.{P.RISK_SCORE} DESC LIMIT $max_members
 MATCH (m)-[e:{LINKS}]->(i)
 WITH i, m, collect(DISTINCT type(e)) AS rels, sum(coalesce(e.{P.COUNT}, 1)) AS n,
      min(e.{P.FIRST_SEEN}) AS first, max(e.{P.LAST_SEEN}) AS last
-WITH i, collect({{member: {_key("m")}, rels: rels, count: n, first: first, last: last}}) AS links
+WITH i, collect({{member: {_key("m")}, rels: rels, count: n, first: first.epochMillis,
+                  last: last.epochMillis}}) AS links
 WHERE size(links) >= $min_shared
 WITH i, links ORDER BY size(links) DESC LIMIT $max_identifiers
 WITH i, links, COUNT {{ (i)<-[:{LINKS}]-() }} AS degree
@@ -302,8 +353,8 @@ MATCH (m)-[e:{Rel.USED_IP}|{Rel.SIGNED_UP_FROM}]->(ip:{Label.IP})
       -[:{Rel.IN_SUBNET}]->(s:{Label.SUBNET})
 WITH s, m, collect(DISTINCT ip.{P.IP}) AS via, sum(coalesce(e.{P.COUNT}, 1)) AS n,
      min(e.{P.FIRST_SEEN}) AS first, max(e.{P.LAST_SEEN}) AS last
-WITH s, collect({{member: m.{P.ACCOUNT_ID}, rels: ['{Rel.IN_SUBNET}'], count: n, first: first,
-                 last: last, via: via}}) AS links
+WITH s, collect({{member: m.{P.ACCOUNT_ID}, rels: ['{Rel.IN_SUBNET}'], count: n,
+                 first: first.epochMillis, last: last.epochMillis, via: via}}) AS links
 WHERE size(links) >= $min_shared
 RETURN '{Label.SUBNET}' AS label, s.{P.SUBNET} AS key, {{}} AS props, links,
        COUNT {{ (s)<-[:{Rel.IN_SUBNET}]-() }} AS neighbours, false AS approximate
@@ -312,15 +363,19 @@ ORDER BY size(links) DESC LIMIT $max_identifiers
 
 
 def _neighbours_query(label: Label, key: Prop) -> str:
+    # the top nodes by risk are picked before aggregating their links: a popular user
+    # agent has tens of thousands of accounts
     return f"""
-MATCH (i:{label} {{{key}: $key}})<-[e:{LINKS}]-(x)
-WHERE $ring_id IS NULL OR NOT EXISTS {{ (x)-[:{Rel.MEMBER_OF}]->(:{R} {{{P.RING_ID}: $ring_id}}) }}
-WITH x, collect(DISTINCT type(e)) AS rels, sum(coalesce(e.{P.COUNT}, 1)) AS n,
+MATCH (i:{label} {{{key}: $key}})<-[:{LINKS}]-(m)
+WITH DISTINCT i, m
+WHERE $ring_id IS NULL OR NOT EXISTS {{ (m)-[:{Rel.MEMBER_OF}]->(:{R} {{{P.RING_ID}: $ring_id}}) }}
+WITH i, m ORDER BY m.{P.RISK_SCORE} DESC LIMIT $limit
+MATCH (i)<-[e:{LINKS}]-(m)
+WITH m, collect(DISTINCT type(e)) AS rels, sum(coalesce(e.{P.COUNT}, 1)) AS n,
      min(e.{P.FIRST_SEEN}) AS first, max(e.{P.LAST_SEEN}) AS last
-RETURN {_label("x")} AS label, {_key("x")} AS key, x{MEMBER_PROPS} AS props,
-       rels, n AS count, first, last
-ORDER BY x.{P.RISK_SCORE} DESC, key
-LIMIT $limit
+RETURN {_label("m")} AS label, {_key("m")} AS key, m{MEMBER_PROPS} AS props,
+       rels, n AS count, first.epochMillis AS first, last.epochMillis AS last
+ORDER BY m.{P.RISK_SCORE} DESC, key
 """
 
 
@@ -347,7 +402,7 @@ def ring_summary(driver, database: str, ring_id: str) -> tuple[dict[str, Any], i
 
 def ring_members(driver, database: str, ring_id: str, *, limit: int = 2000) -> list[dict]:
     """Members of the ring (``label, key, props``), highest risk first, at most ``limit``."""
-    return _read(driver, database, RING_MEMBERS, ring_id=ring_id, limit=limit)
+    return _times(_read(driver, database, RING_MEMBERS, ring_id=ring_id, limit=limit))
 
 
 def ring_graph_data(
@@ -371,8 +426,8 @@ def ring_graph_data(
         "max_identifiers": max_identifiers,
         "min_shared": min_shared,
     }
-    shared = _read(driver, database, RING_SHARED, exact_limit=EXACT_COUNT_LIMIT, **bounds)
-    subnets = _read(driver, database, RING_SUBNETS, **bounds)
+    shared = _times(_read(driver, database, RING_SHARED, exact_limit=EXACT_COUNT_LIMIT, **bounds))
+    subnets = _times(_read(driver, database, RING_SUBNETS, **bounds))
     return RingGraphData(ring=ring, size=size, members=members, identifiers=shared + subnets)
 
 
@@ -383,7 +438,7 @@ def outside_neighbours(
     query = NEIGHBOURS_OF.get(label)  # type: ignore[call-overload]
     if query is None:
         raise ValueError(f"no neighbourhood for label {label!r}")
-    return _read(driver, database, query, key=key, ring_id=ring_id, limit=limit)
+    return _times(_read(driver, database, query, key=key, ring_id=ring_id, limit=limit))
 
 
 # ---------------------------------------------------------------- account view

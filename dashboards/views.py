@@ -454,9 +454,6 @@ def _edge(source: str, target: str, link: Mapping[str, Any]) -> dict[str, Any]:
             "source": source,
             "target": target,
             "label": _edge_label(link.get("rels", []), link.get("count")),
-            "count": link.get("count"),
-            "first": format_time(link.get("first")),
-            "last": format_time(link.get("last")),
         }
     }
 

@@ -172,4 +172,4 @@ def update_queue(statuses, kinds, score, start, end, search, new, page, sort_by,
     flt = ring_filter(statuses, kinds, score, start, end, search, "new" in (new or []))
     result = _page(flt, sort_by, page or 0, page_size or PAGE_SIZE)
     pages = max(1, -(-result.total // (page_size or PAGE_SIZE)))
-    return views.queue_rows(result.rows), pages, min(page or 0, pages - 1), _count_text(result)
+    return views.queue_rows(result.rows), pages, result.page, _count_text(result)

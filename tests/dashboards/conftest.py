@@ -47,7 +47,8 @@ def _free_port() -> int:
 def sample_graph(driver, neo4j_settings):
     """The test database holding a fresh sample ring graph (for this module's tests)."""
     database = neo4j_settings.database
-    driver.execute_query("MATCH (n) DETACH DELETE n", database_=database)
+    with driver.session(database=database) as session:  # batched: the graph may be big
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS").consume()
     world = sample_world(rings=24, background=120, seed=5)
     write_sample(driver, database, world)
     return world
