@@ -432,7 +432,8 @@ def train(
     val = {k: v["val"]["auprc"] for k, v in meta["metrics"].items()}
     typer.echo(
         f"wrote {path}: winner {meta['winner']} (validation AUPRC gnn {val['gnn']:.3f}, "
-        f"tree {val['tree']:.3f}), {meta['n_labelled']:,} labelled accounts"
+        f"tree {val['tree']:.3f}); labels: {meta['labels']['fraud']:,} fraud, "
+        f"{meta['labels']['legit']:,} legit"
     )
 
 

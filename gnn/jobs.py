@@ -1,0 +1,63 @@
+"""The GNN's jobs, for the command line to compose: train and write a model file, and
+score a snapshot with a saved model.
+
+They take a :class:`graphs.snapshot.Snapshot` (read by the caller from Neo4j or a
+dataset directory) and a model directory; the CLI decides where those come from.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from graphs.snapshot import Snapshot
+
+__all__ = ["score_job", "train_job"]
+
+
+def train_job(
+    snapshot: Snapshot,
+    model_dir: Path,
+    extra_labels: pd.Series | None = None,
+    unlabelled: str = "legit",
+    gnn_params: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> tuple[Path, dict[str, Any]]:
+    """Fit both detectors on ``snapshot`` and save the next model version; return its
+    path and metadata."""
+    from gnn.model_file import load_model, save_model
+    from gnn.train import GNNDetector, TreeDetector, train_on_snapshot
+
+    started = time.perf_counter()
+    training = train_on_snapshot(
+        snapshot,
+        extra_labels=extra_labels,
+        unlabelled=unlabelled,
+        gnn=GNNDetector(**(gnn_params or {}), seed=seed),
+        tree=TreeDetector(seed=seed),
+    )
+    known = snapshot.accounts["label"].value_counts()
+    extra = {
+        "labels": {k: int(known.get(k, 0)) for k in ("fraud", "legit")},
+        "unlabelled": unlabelled,
+        "n_extra_labels": 0 if extra_labels is None else len(extra_labels),
+        "split": {k: len(getattr(training.split, k)) for k in ("train", "val", "test")},
+        "n_accounts": snapshot.n_accounts,
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    path = save_model(model_dir, training.selection, training.graph, training.y, extra=extra)
+    return path, load_model(model_dir, str(path)).metadata
+
+
+def score_job(
+    snapshot: Snapshot, model_dir: Path, name: str | None = None
+) -> tuple[pd.Series, str]:
+    """Calibrated ``risk_score`` per account of ``snapshot`` from the newest (or named)
+    model, and that model's version."""
+    from gnn.model_file import load_model
+
+    model = load_model(model_dir, name)
+    return model.risk_scores(snapshot), model.version
