@@ -723,16 +723,11 @@ def _plain(value: Any) -> Any:
     return _native(value)
 
 
-def saved_queries() -> list[dict[str, Any]]:
-    """The analyst query library as ``name, description, params, text`` dicts.
+def saved_queries() -> dict[str, Any]:
+    """The analyst query library (:func:`graphs.queries.load_queries`), by name."""
+    from graphs.queries import load_queries
 
-    The library (``graphs/queries.py``) belongs to ingest; until it exists this is empty.
-    """
-    try:
-        from graphs import queries as library  # noqa: F401
-    except ImportError:
-        return []
-    return []
+    return load_queries()
 
 
 WRITE_REFUSED = (
@@ -757,6 +752,10 @@ def run_read_only(
     calls it read-only, and it then runs in a transaction opened in read access mode,
     where the server itself rejects any write. Errors become
     :class:`graphs.errors.QueryError` with the server's message.
+
+    The same guards as :func:`ingest.analyst.run_read_only`, which ``ringwatch cypher``
+    uses; this one keeps nodes, relationships and paths as such (tagged dicts) so the
+    page can draw them, where that one flattens nodes to their properties for a table.
     """
     from neo4j import READ_ACCESS, unit_of_work
     from neo4j.exceptions import ClientError, Neo4jError

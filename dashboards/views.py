@@ -625,16 +625,22 @@ def identifier_rows(identifiers: Iterable[Mapping[str, Any]]) -> list[dict[str, 
 def account_reasons(
     account: Mapping[str, Any], rings: Sequence[Mapping[str, Any]]
 ) -> list[tuple[str | None, str]]:
-    """Why the account scores as it does: ``(ring_id or None, text)`` lines, one per ring
-    it belongs to (with that ring's reasons).
+    """Why the account scores as it does: ``(ring_id or None, text)`` lines: the risk
+    model's own reasons where the nightly job stored them (``Account.reasons``, from
+    :func:`gnn.explain.reasons`), then one line per ring it belongs to.
 
-    >>> account_reasons({"risk_score": 0.9}, [{"ring_id": "R-1", "kind": "scraping",
-    ...     "score": 0.91, "status": "open", "reasons": ["5 IPs in one /24"]}])
-    [('R-1', ' (scraping, score 0.910, open): 5 IPs in one /24')]
+    >>> lines = account_reasons({"risk_score": 0.9, "reasons": ["uses a card shared by 7"]},
+    ...     [{"ring_id": "R-1", "kind": "scraping", "score": 0.91, "status": "open",
+    ...       "reasons": ["5 IPs in one /24"]}])
+    >>> for line in lines: print(line)
+    (None, 'model: uses a card shared by 7')
+    ('R-1', ' (scraping, score 0.910, open): 5 IPs in one /24')
     >>> account_reasons({}, [])
     [(None, 'Not scored and in no ring.')]
     """
-    lines: list[tuple[str | None, str]] = []
+    lines: list[tuple[str | None, str]] = [
+        (None, f"model: {reason}") for reason in account.get(P.REASONS) or []
+    ]
     for ring in rings:
         reasons = "; ".join(ring.get(P.REASONS) or []) or "no reasons recorded"
         score = float(ring.get(P.SCORE) or 0)

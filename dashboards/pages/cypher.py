@@ -1,5 +1,6 @@
-"""Cypher: the saved analyst queries with parameter forms, and a free query box. Every
-query runs read-only, with a timeout and a row limit; a write is refused."""
+"""Cypher: the saved analyst queries (``graphs/queries/*.cypher``) with parameter forms,
+and a free query box. Every query runs read-only, with a timeout and a row limit; a write
+is refused."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ EXAMPLE = (
     "WHERE r.score >= $min_score\n"
     "RETURN r, a, e, d LIMIT 50"
 )
+EXAMPLE_PARAMS = '{"min_score": 0.5}'
 
 
-def layout(**_):
-    saved = queries.saved_queries()
+def layout(name: str | None = None, **_):
+    library = queries.saved_queries()
     c = context()
+    chosen = library.get(name) if name else None
     return html.Div(
         [
             html.H2("Cypher"),
@@ -33,18 +36,26 @@ def layout(**_):
             ),
             dcc.Dropdown(
                 id="cypher-saved",
-                options=[{"label": q["name"], "value": q["name"]} for q in saved],
-                placeholder="saved analyst queries" if saved else "no saved queries yet",
-                style={"width": "30em"},
+                options=[
+                    {"label": f"{q.name}: {q.description[:80]}", "value": q.name}
+                    for q in library.values()
+                ],
+                value=chosen.name if chosen else None,
+                placeholder="saved analyst queries",
+                style={"width": "46em"},
             ),
-            html.P(id="cypher-description", className="rw-muted"),
-            html.Div(id="cypher-form", className="rw-controls"),
-            dcc.Textarea(id="cypher-text", value=EXAMPLE, style={"width": "100%", "height": "8em"}),
+            html.P(chosen.description if chosen else "", id="cypher-description"),
+            html.Div(_form(chosen) if chosen else [], id="cypher-form", className="rw-controls"),
+            dcc.Textarea(
+                id="cypher-text",
+                value=chosen.text if chosen else EXAMPLE,
+                style={"width": "100%", "height": "9em", "fontFamily": "monospace"},
+            ),
             dcc.Textarea(
                 id="cypher-json",
-                value='{"min_score": 0.5}',
-                placeholder='parameters as JSON, e.g. {"min_score": 0.5}',
-                style={"width": "100%", "height": "3em"},
+                value="" if chosen else EXAMPLE_PARAMS,
+                placeholder='more parameters as JSON, e.g. {"min_score": 0.5}',
+                style={"width": "100%", "height": "2.5em", "fontFamily": "monospace"},
             ),
             html.Button("Run", id="cypher-run", n_clicks=0),
             html.Div(id="cypher-message", className="rw-message"),
@@ -62,26 +73,48 @@ def layout(**_):
     )
 
 
+def _form(query) -> list:
+    """One labelled input per parameter of a saved query (defaults filled in)."""
+    return [
+        html.Label(
+            [
+                html.Span(f"{p.name} ({p.type}{'' if p.required else ', optional'})", title=p.doc),
+                dcc.Input(
+                    id={"type": "cypher-param", "name": p.name},
+                    type="text",
+                    value=None if p.default is None else str(p.default),
+                    placeholder=p.doc,
+                ),
+            ],
+            className="rw-param",
+        )
+        for p in query.params
+    ]
+
+
 @callback(
     Output("cypher-text", "value"),
+    Output("cypher-json", "value"),
     Output("cypher-description", "children"),
     Output("cypher-form", "children"),
     Input("cypher-saved", "value"),
     prevent_initial_call=True,
 )
 def choose_saved(name):
-    query = next((q for q in queries.saved_queries() if q["name"] == name), None)
+    query = queries.saved_queries().get(name) if name else None
     if query is None:
-        return EXAMPLE, "", []
-    form = [
-        dcc.Input(
-            id={"type": "cypher-param", "name": p["name"]},
-            placeholder=f"{p['name']} ({p.get('type', 'text')})",
-            value=p.get("default"),
-        )
-        for p in query["params"]
-    ]
-    return query["text"], query.get("description", ""), form
+        return EXAMPLE, EXAMPLE_PARAMS, "", []
+    return query.text, "", query.description, _form(query)
+
+
+def _params(name, text, params_json, form: dict) -> dict:
+    """Parameters of a run: a saved query run as written binds its form (typed, checked,
+    defaults filled in); an edited or free query takes the JSON box plus the form."""
+    query = queries.saved_queries().get(name) if name else None
+    if query is not None and (text or "").strip() == query.text.strip():
+        extra = views.query_params(params_json, {})
+        return query.bind({**extra, **{k: v for k, v in form.items() if v not in (None, "")}})
+    return views.query_params(params_json, form)
 
 
 @callback(
@@ -90,16 +123,17 @@ def choose_saved(name):
     Output("cypher-table", "data"),
     Output("cypher-graph-box", "children"),
     Input("cypher-run", "n_clicks"),
+    State("cypher-saved", "value"),
     State("cypher-text", "value"),
     State("cypher-json", "value"),
     State({"type": "cypher-param", "name": ALL}, "value"),
     State({"type": "cypher-param", "name": ALL}, "id"),
     prevent_initial_call=True,
 )
-def run(_clicks, text, params_json, form_values, form_ids):
+def run(_clicks, name, text, params_json, form_values, form_ids):
     try:
         form = {i["name"]: v for i, v in zip(form_ids, form_values, strict=True)}
-        params = views.query_params(params_json, form)
+        params = _params(name, text, params_json, form)
         c = context()
         result = queries.run_read_only(
             c.driver,

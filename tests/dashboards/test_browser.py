@@ -238,3 +238,26 @@ def test_search_by_raw_email_and_identifier_neighbourhood(page, dashboard_url, s
     assert page.locator("h2").first.inner_text().startswith("Email ")
     screenshot(page, "identifier")
     assert page.errors == []
+
+
+def test_cypher_page_runs_a_saved_query_with_its_parameter_form(page, dashboard_url, sample_graph):
+    ring_id = sample_graph["rings"][0][Prop.RING_ID]
+    a, b = [m["a"] for m in sample_graph["members"] if m["r"] == ring_id][:2]
+    page.goto(dashboard_url + "/cypher?name=shared_identifiers")
+    page.wait_for_selector("#cypher-form input")
+    assert "MATCH" in page.input_value("#cypher-text")
+    page.fill('[id*="\\"name\\":\\"a\\""]', a)
+    page.fill('[id*="\\"name\\":\\"b\\""]', b)
+    page.click("#cypher-run")
+    page.wait_for_function(
+        "() => / rows/.test(document.getElementById('cypher-message').innerText)"
+    )
+    kinds = page.locator('#cypher-table td[data-dash-column="kind"]').all_inner_texts()
+    assert "Device" in kinds and "PaymentMethod" in kinds
+    screenshot(page, "cypher-saved-query")
+
+    page.fill('[id*="\\"name\\":\\"b\\""]', "")
+    page.click("#cypher-run")
+    page.wait_for_selector("#cypher-message .rw-error")
+    assert "parameter b is required" in page.locator("#cypher-message").inner_text()
+    assert page.errors == []
