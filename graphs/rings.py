@@ -110,13 +110,33 @@ def _members(snapshot: Snapshot, candidate_of: np.ndarray) -> pd.DataFrame:
 
 
 def _memberships(snapshot: Snapshot, members: pd.DataFrame) -> pd.DataFrame:
-    """(candidate, account, kind group, key) plus the key's population count ``users``."""
+    """(candidate, account, kind group, key) plus the key's population count ``users``.
+
+    Counted on integer codes: strings are looked at once, to factorise them, and kept
+    only for the rows inside candidates.
+    """
     every = identifier_memberships(snapshot, _KIND_GROUP)
-    every["kind"] = every["kind"].map(_KIND_GROUP)
-    every = every.drop_duplicates(["account_id", "kind", "key"])
-    users = every.groupby(["kind", "key"], sort=False).size().rename("users").reset_index()
-    inside = every.merge(members, on="account_id", how="inner")
-    return inside.merge(users, on=["kind", "key"], how="left")
+    kind_code, kinds = pd.factorize(every["kind"].map(_KIND_GROUP))
+    key_code, keys = pd.factorize(every["key"])
+    account_code, _ = pd.factorize(every["account_id"])
+    ident = kind_code.astype(np.int64) * max(len(keys), 1) + key_code
+    pair = ident * (account_code.max() + 1 if len(account_code) else 1) + account_code
+    _, first = np.unique(pair, return_index=True)  # one row per (account, kind, key)
+    ident_code, _ = pd.factorize(ident[first])
+    users = np.bincount(ident_code)
+    candidate = pd.Series(members["candidate"].to_numpy(), index=members["account_id"])
+    cand = candidate.reindex(every["account_id"].to_numpy()[first]).to_numpy()
+    inside = ~np.isnan(cand)
+    rows = first[inside]
+    return pd.DataFrame(
+        {
+            "account_id": every["account_id"].to_numpy()[rows],
+            "kind": np.asarray(kinds)[kind_code[rows]],
+            "key": every["key"].to_numpy()[rows],
+            "candidate": cand[inside].astype(np.int64),
+            "users": users[ident_code[inside]],
+        }
+    )
 
 
 def shared_identifiers(snapshot: Snapshot, candidate_of: np.ndarray) -> pd.DataFrame:
