@@ -91,7 +91,7 @@ def load(name: str):
     return graph, y, [stratified_split(y, seed) for seed in range(5)]
 
 
-def run(name: str, runs: int | None, gnn_params: dict) -> dict:
+def run(name: str, runs: int | None, gnn_params: dict, progress=None) -> dict:
     from gnn.train import GNNDetector, TreeDetector, metrics
 
     graph, y, splits = load(name)
@@ -114,6 +114,8 @@ def run(name: str, runs: int | None, gnn_params: dict) -> dict:
             + f" | val winner {winner} ({time.perf_counter() - started:.0f}s)",
             flush=True,
         )
+        if progress is not None:
+            progress({"runs_done": i + 1, "per_run": rows})
     summary = {}
     for key, values in rows.items():
         summary[key] = {
@@ -189,11 +191,18 @@ def main(argv: list[str] | None = None) -> int:
     params = {**GNN_PARAMS, "epochs": args.epochs, "model": args.model}
     results = {}
     started = time.perf_counter()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    partial = args.out.with_suffix(".partial.json")
     for name in args.datasets.split(","):
         print(f"{name}:", flush=True)
-        results[name] = run(name, args.runs, params)
+
+        def progress(state, name=name):
+            done = {**results, name: state}
+            partial.write_text(json.dumps(done, indent=2) + "\n")
+
+        results[name] = run(name, args.runs, params, progress)
     print_table(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
+    partial.unlink(missing_ok=True)
     payload = {
         "gnn_params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
         "seconds": time.perf_counter() - started,
