@@ -1,10 +1,11 @@
-"""Fixtures of the dashboard tests: a small ring graph in the test Neo4j, the dashboard
-served by the real ``ringwatch dashboard`` command, and headless Chromium.
+"""Fixtures of the dashboard tests: graphs in the test Neo4j, the dashboard served by the
+real ``ringwatch dashboard`` command, and headless Chromium.
 
-The graph is :func:`dashboards.sample.sample_world` written with parameterised Cypher in
-:mod:`graphs.model` names (ingest's loader is not committed yet; switch to a tiny
-``ingest.synthetic`` world loaded by ingest plus detection's write-back once it is).
-Screenshots go to ``artifacts/screenshots/`` (gitignored).
+Two graphs: ``pipeline_graph`` is what production shows, a tiny ``ingest.synthetic``
+world loaded by ingest's ``ingest_dataset`` with rings from detection's ``detect_graph``
+write-back (the browser tests run on it); ``sample_graph`` is
+:func:`dashboards.sample.sample_world`, whose every ring and member a test can predict
+(the query tests run on it). Screenshots go to ``artifacts/screenshots/`` (gitignored).
 """
 
 from __future__ import annotations
@@ -43,20 +44,47 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+PIPELINE_ACCOUNTS = 1500  # about 50 s of generate + ingest + detect; five rings
+PIPELINE_SEED = 3
+
+
+def _empty(driver, database: str) -> None:
+    with driver.session(database=database) as session:  # batched: the graph may be big
+        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS").consume()
+
+
 @pytest.fixture(scope="module")
 def sample_graph(driver, neo4j_settings):
     """The test database holding a fresh sample ring graph (for this module's tests)."""
     database = neo4j_settings.database
-    with driver.session(database=database) as session:  # batched: the graph may be big
-        session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS").consume()
+    _empty(driver, database)
     world = sample_world(rings=24, background=120, seed=5)
     write_sample(driver, database, world)
     return world
 
 
 @pytest.fixture(scope="module")
-def dashboard_url(sample_graph, neo4j_settings, tmp_path_factory):
-    """``ringwatch dashboard`` serving the sample graph on a free loopback port."""
+def pipeline_graph(driver, neo4j_settings, tmp_path_factory):
+    """The test database holding a tiny synthetic world as ingest and detection write it;
+    returns detection's result (``rings`` with ids, members and scores)."""
+    from ingest import synthetic
+    from ingest.job import ingest_dataset
+    from scripts.detect_job import detect_graph
+
+    database = neo4j_settings.database
+    _empty(driver, database)
+    world = tmp_path_factory.mktemp("pipeline") / "world"
+    synthetic.write_world(world, n_accounts=PIPELINE_ACCOUNTS, seed=PIPELINE_SEED)
+    ingest_dataset(driver, database, world, progress=False)
+    result = detect_graph(driver, database)
+    if len(result.rings) < 3:
+        pytest.fail(f"the pipeline world has {len(result.rings)} rings; the tests need 3+")
+    return result
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(pipeline_graph, neo4j_settings, tmp_path_factory):
+    """``ringwatch dashboard`` serving the pipeline graph on a free loopback port."""
     port = _free_port()
     env = {
         **os.environ,

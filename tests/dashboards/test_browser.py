@@ -1,14 +1,16 @@
 """The dashboard in a real browser: headless system Chromium, driven by Playwright, against
-``ringwatch dashboard`` serving a sample ring graph in the real test Neo4j."""
+``ringwatch dashboard`` serving a tiny synthetic world as ingest and detection wrote it
+into the real test Neo4j. Expectations are read from Neo4j with plain Cypher."""
 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 
 from dashboards import queries, views
-from graphs.model import Label, Prop
+from graphs.model import Prop
 from tests.dashboards.conftest import TEST_USER, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.neo4j]
@@ -17,12 +19,29 @@ pytestmark = [pytest.mark.browser, pytest.mark.neo4j]
 CY = "document.getElementById('ring-graph')._cyreg.cy"
 
 
-def _sizes(page) -> list[int]:
-    return [int(t) for t in page.locator('td[data-dash-column="size"]').all_inner_texts()]
+def _rows(driver, neo4j_settings, query: str, **params) -> list[dict]:
+    records, _, _ = driver.execute_query(query, params, database_=neo4j_settings.database)
+    return [record.data() for record in records]
 
 
-def _scores(page) -> list[float]:
-    return [float(t) for t in page.locator('td[data-dash-column="score"]').all_inner_texts()]
+def _open_rings(driver, neo4j_settings) -> list[dict]:
+    return _rows(
+        driver,
+        neo4j_settings,
+        "MATCH (r:Ring) WHERE r.status = 'open' "
+        "RETURN r.ring_id AS id, r.score AS score, COUNT { (r)<-[:MEMBER_OF]-() } AS size "
+        "ORDER BY r.score DESC",
+    )
+
+
+def _wait_for_sizes(page, expected: list[int]) -> None:
+    """Wait until the queue's size column reads ``expected``, top to bottom."""
+    page.wait_for_function(
+        """expected => JSON.stringify(
+              [...document.querySelectorAll('#queue-table td[data-dash-column="size"]')]
+              .map(td => +td.innerText)) === JSON.stringify(expected)""",
+        arg=expected,
+    )
 
 
 def _wait_for_nodes(page, graph_id: str = "ring-graph", more_than: int = 0) -> None:
@@ -41,7 +60,7 @@ def _tap(page, node_id: str) -> None:
 
 
 def _open_ring_page(page, url: str, ring_id: str) -> None:
-    page.goto(f"{url}/ring/{ring_id}")
+    page.goto(f"{url}/ring/{quote(ring_id)}")
     page.wait_for_selector("#ring-graph")
     _wait_for_nodes(page)
 
@@ -50,37 +69,28 @@ def _graph_node_ids(page) -> set[str]:
     return set(page.evaluate(f"() => {CY}.nodes().map(n => n.id())"))
 
 
-def test_queue_loads_open_rings_by_score_and_sorts(page, dashboard_url, sample_graph):
+def _expected_elements(driver, neo4j_settings, ring_id: str) -> list[dict]:
+    data = queries.ring_graph_data(driver, neo4j_settings.database, ring_id)
+    return views.ring_elements(data.members, data.identifiers)
+
+
+def test_queue_loads_open_rings_by_score_and_sorts(page, dashboard_url, driver, neo4j_settings):
+    open_rings = _open_rings(driver, neo4j_settings)
     page.goto(dashboard_url + "/")
     page.wait_for_selector('#queue-table td[data-dash-column="score"]')
-    open_rings = [r for r in sample_graph["rings"] if r[Prop.STATUS] == "open"]
-    expect_count = f"{len(open_rings):,} rings match"
-    assert page.locator("#queue-count").inner_text().startswith(expect_count)
-    scores = _scores(page)
-    assert len(scores) == min(25, len(open_rings))
+    assert page.locator("#queue-count").inner_text().startswith(f"{len(open_rings):,} rings match")
+    ids = page.locator('td[data-dash-column="ring_id"]').all_inner_texts()
+    assert ids == [r["id"] for r in open_rings][:25]
+    scores = [float(t) for t in page.locator('td[data-dash-column="score"]').all_inner_texts()]
     assert scores == sorted(scores, reverse=True)
     assert set(page.locator('td[data-dash-column="status"]').all_inner_texts()) == {"open"}
     screenshot(page, "queue")
 
     sort = page.locator('th[data-dash-column="size"] .column-header--sort')
     sort.click()  # ascending
-    page.wait_for_function(
-        "() => { const s = [...document.querySelectorAll('td[data-dash-column=\"size\"]')]"
-        ".map(td => +td.innerText); return s.every((v, i) => i == 0 || s[i-1] <= v)"
-        " && s[0] < s[s.length - 1]; }"
-    )
-    sizes = _sizes(page)
-    assert sizes == sorted(sizes)
+    _wait_for_sizes(page, sorted(r["size"] for r in open_rings)[:25])
     sort.click()  # descending
-    page.wait_for_function(
-        "() => { const s = [...document.querySelectorAll('td[data-dash-column=\"size\"]')]"
-        ".map(td => +td.innerText); return s.every((v, i) => i == 0 || s[i-1] >= v)"
-        " && s[0] > s[s.length - 1]; }"
-    )
-    assert _sizes(page) == sorted(_sizes(page), reverse=True)
-    assert _sizes(page)[0] == max(
-        sum(1 for m in sample_graph["members"] if m["r"] == r[Prop.RING_ID]) for r in open_rings
-    )
+    _wait_for_sizes(page, sorted((r["size"] for r in open_rings), reverse=True)[:25])
     screenshot(page, "queue-sorted-by-size")
     assert page.errors == []
 
@@ -93,44 +103,50 @@ def test_opening_a_ring_shows_its_graph(page, dashboard_url, driver, neo4j_setti
     page.wait_for_url(re.compile(f"/ring/{ring_id}$"))
     _wait_for_nodes(page)
 
+    expected = _expected_elements(driver, neo4j_settings, ring_id)
+    assert _graph_node_ids(page) == {e["data"]["id"] for e in expected if "source" not in e["data"]}
     data = queries.ring_graph_data(driver, neo4j_settings.database, ring_id)
-    expected = views.ring_elements(data.members, data.identifiers)
-    expected_nodes = {e["data"]["id"] for e in expected if "source" not in e["data"]}
-    assert _graph_node_ids(page) == expected_nodes
-    members = {f"{Label.ACCOUNT}:{m['key']}" for m in data.members}
+    members = {f"{m['label']}:{m['key']}" for m in data.members}
     assert members <= _graph_node_ids(page)
-    assert any(n.startswith(("Device:", "PaymentMethod:", "IP:")) for n in _graph_node_ids(page))
+    assert len(_graph_node_ids(page) - members) > 0  # the identifiers they share
     assert page.locator("h2").first.inner_text() == f"Ring {ring_id}"
     rows = page.locator('#ring-members td[data-dash-column="link"]').all_inner_texts()
-    assert sorted(rows) == sorted(m["key"] for m in data.members)
+    assert sorted(rows) == sorted(m["key"] for m in data.members)[:25]
     screenshot(page, "ring")
     assert page.errors == []
 
 
-def test_ring_node_details_and_expanding_more(page, dashboard_url, sample_graph):
-    ring_id = max(sample_graph["rings"], key=lambda r: r[Prop.SCORE])[Prop.RING_ID]
+def test_ring_node_details_and_expanding_more(page, dashboard_url, driver, neo4j_settings):
+    rings = _rows(driver, neo4j_settings, "MATCH (r:Ring) RETURN r.ring_id AS id")
+    ring_id, more = next(
+        (r["id"], nodes)
+        for r in rings
+        if (
+            nodes := [
+                e["data"]["id"]
+                for e in _expected_elements(driver, neo4j_settings, r["id"])
+                if e["data"].get("what") == "outside"
+            ]
+        )
+    )
     _open_ring_page(page, dashboard_url, ring_id)
     before = _graph_node_ids(page)
-    more = [n for n in before if n.startswith("more:")]
-    assert more, "the sample's popular user agents are shared with accounts outside the ring"
-
-    member = sorted(n for n in before if n.startswith("Account:"))[0]
+    member = sorted(n for n in before if not n.startswith("more:"))[0]
     _tap(page, member)
     page.wait_for_selector("#ring-details a")
-    assert "risk score" in page.locator("#ring-details").inner_text()
+    assert "type" in page.locator("#ring-details").inner_text()
 
     _tap(page, more[0])
     _wait_for_nodes(page, more_than=len(before))
-    after = _graph_node_ids(page)
-    assert len(after - before) >= 10
+    assert len(_graph_node_ids(page) - before) >= 1
     screenshot(page, "ring-expanded")
     assert page.errors == []
 
 
 def test_setting_a_case_status_persists_and_shows_after_reload(
-    page, dashboard_url, driver, neo4j_settings, sample_graph
+    page, dashboard_url, driver, neo4j_settings
 ):
-    ring_id = next(r[Prop.RING_ID] for r in sample_graph["rings"] if r[Prop.STATUS] == "open")
+    ring_id = _open_rings(driver, neo4j_settings)[-1]["id"]
     _open_ring_page(page, dashboard_url, ring_id)
     page.click("#ring-case-status")
     page.get_by_role("option", name="confirmed").click()
@@ -141,12 +157,9 @@ def test_setting_a_case_status_persists_and_shows_after_reload(
         "() => document.getElementById('ring-case-message').innerText.startsWith('Saved')"
     )
 
-    records, _, _ = driver.execute_query(
-        "MATCH (r:Ring {ring_id: $id}) RETURN r{.*} AS ring",
-        id=ring_id,
-        database_=neo4j_settings.database,
-    )
-    ring = records[0]["ring"]
+    ring = _rows(
+        driver, neo4j_settings, "MATCH (r:Ring {ring_id: $id}) RETURN r{.*} AS ring", id=ring_id
+    )[0]["ring"]
     assert ring[Prop.STATUS] == "confirmed"
     assert ring[Prop.ASSIGNEE] == "ann"
     assert ring[Prop.NOTE] == "same card on 6 accounts"
@@ -171,14 +184,8 @@ def test_setting_a_case_status_persists_and_shows_after_reload(
 def test_cypher_page_refuses_a_write_and_changes_nothing(
     page, dashboard_url, driver, neo4j_settings
 ):
-    def ring_states():
-        records, _, _ = driver.execute_query(
-            "MATCH (r:Ring) RETURN r.ring_id AS id, r.status AS status ORDER BY id",
-            database_=neo4j_settings.database,
-        )
-        return [tuple(r) for r in records]
-
-    before = ring_states()
+    state = "MATCH (n) RETURN count(n) AS n, collect(DISTINCT n.status) AS statuses"
+    before = _rows(driver, neo4j_settings, state)
     page.goto(dashboard_url + "/cypher")
     page.wait_for_selector("#cypher-text")
     page.fill("#cypher-text", "MATCH (r:Ring) SET r.status = 'dismissed' RETURN count(r)")
@@ -188,10 +195,10 @@ def test_cypher_page_refuses_a_write_and_changes_nothing(
     message = page.locator("#cypher-message").inner_text()
     assert message.startswith("Refused: this query would change the database")
     assert "nothing was changed" in message
-    assert ring_states() == before
+    assert _rows(driver, neo4j_settings, state) == before
     screenshot(page, "cypher-refused")
 
-    page.fill("#cypher-text", "MATCH (r:Ring)<-[m:MEMBER_OF]-(a:Account) RETURN r, m, a LIMIT 5")
+    page.fill("#cypher-text", "MATCH (r:Ring)<-[m:MEMBER_OF]-(a) RETURN r, m, a LIMIT 5")
     page.click("#cypher-run")
     page.wait_for_function(
         "() => document.getElementById('cypher-message').innerText.startsWith('5 rows')"
@@ -202,47 +209,16 @@ def test_cypher_page_refuses_a_write_and_changes_nothing(
     assert page.errors == []
 
 
-def test_search_finds_an_account_by_its_canonical_email(page, dashboard_url, sample_graph):
-    account = next(a for a in sample_graph["accounts"] if a[Prop.ACCOUNT_ID].startswith("a-R-"))
-    email = account[Prop.ACCOUNT_EMAIL]
-    page.goto(dashboard_url + "/search")
-    page.fill("#search-text", email)
-    page.press("#search-text", "Enter")
-    page.wait_for_selector("#search-found")
-    links = page.locator("#search-found a.search-account").all_inner_texts()
-    assert links == [account[Prop.ACCOUNT_ID]]
-    screenshot(page, "search-email")
-
-    page.locator("#search-found a.search-account").first.click()
-    page.wait_for_selector("#account-timeline .main-svg")
-    assert page.locator("h2").first.inner_text() == f"Account {account[Prop.ACCOUNT_ID]}"
-    assert "score" in page.locator(".rw-panel").first.inner_text()
-    page.locator("#account-identifiers").wait_for()
-    page.locator(".rw-chip").filter(has_text="UserAgent").click()
-    page.wait_for_selector("#account-neighbour-table td")
-    screenshot(page, "account")
-    assert page.errors == []
-
-
-def test_search_by_raw_email_and_identifier_neighbourhood(page, dashboard_url, sample_graph):
-    raw = next(
-        e["props"][Prop.RAW]
-        for e in sample_graph["edges"]["HAS_EMAIL"]
-        if "+promo" in e["props"][Prop.RAW]
-    )
-    page.goto(dashboard_url + f"/search?q={raw.replace('+', '%2B')}")
-    page.wait_for_selector("#search-found")
-    page.locator("#search-found > li > a").first.click()
-    page.wait_for_url(re.compile("/identifier"))
-    _wait_for_nodes(page, "identifier-graph", more_than=1)
-    assert page.locator("h2").first.inner_text().startswith("Email ")
-    screenshot(page, "identifier")
-    assert page.errors == []
-
-
-def test_cypher_page_runs_a_saved_query_with_its_parameter_form(page, dashboard_url, sample_graph):
-    ring_id = sample_graph["rings"][0][Prop.RING_ID]
-    a, b = [m["a"] for m in sample_graph["members"] if m["r"] == ring_id][:2]
+def test_cypher_page_runs_a_saved_query_with_its_parameter_form(
+    page, dashboard_url, driver, neo4j_settings
+):
+    a, b = _rows(
+        driver,
+        neo4j_settings,
+        "MATCH (r:Ring {kind: 'fake_account'})<-[:MEMBER_OF]-(a:Account) "
+        "WITH r, collect(a.account_id) AS ids ORDER BY r.score DESC LIMIT 1 "
+        "RETURN ids[0] AS a, ids[1] AS b",
+    )[0].values()
     page.goto(dashboard_url + "/cypher?name=shared_identifiers")
     page.wait_for_selector("#cypher-form input")
     assert "MATCH" in page.input_value("#cypher-text")
@@ -252,12 +228,57 @@ def test_cypher_page_runs_a_saved_query_with_its_parameter_form(page, dashboard_
     page.wait_for_function(
         "() => / rows/.test(document.getElementById('cypher-message').innerText)"
     )
-    kinds = page.locator('#cypher-table td[data-dash-column="kind"]').all_inner_texts()
-    assert "Device" in kinds and "PaymentMethod" in kinds
+    assert page.locator('#cypher-table td[data-dash-column="kind"]').count() >= 1
     screenshot(page, "cypher-saved-query")
 
     page.fill('[id*="\\"name\\":\\"b\\""]', "")
     page.click("#cypher-run")
     page.wait_for_selector("#cypher-message .rw-error")
     assert "parameter b is required" in page.locator("#cypher-message").inner_text()
+    assert page.errors == []
+
+
+def test_search_finds_an_account_by_its_canonical_email(
+    page, dashboard_url, driver, neo4j_settings
+):
+    account_id, email = _rows(
+        driver,
+        neo4j_settings,
+        "MATCH (a:Account)-[:MEMBER_OF]->(r:Ring) WHERE a.email IS NOT NULL "
+        "RETURN a.account_id AS id, a.email AS email ORDER BY r.score DESC, id LIMIT 1",
+    )[0].values()
+    page.goto(dashboard_url + "/search")
+    page.fill("#search-text", email)
+    page.press("#search-text", "Enter")
+    page.wait_for_selector("#search-found")
+    assert account_id in page.locator("#search-found a.search-account").all_inner_texts()
+    screenshot(page, "search-email")
+
+    page.locator("#search-found a.search-account").filter(has_text=account_id).first.click()
+    page.wait_for_selector("#account-timeline .main-svg")
+    assert page.locator("h2").first.inner_text() == f"Account {account_id}"
+    assert "score" in page.locator(".rw-panel").first.inner_text()
+    page.locator(".rw-chip").first.click()
+    page.wait_for_selector("#account-neighbour-table")
+    screenshot(page, "account")
+    assert page.errors == []
+
+
+def test_search_by_raw_email_and_identifier_neighbourhood(
+    page, dashboard_url, driver, neo4j_settings
+):
+    raw, address = _rows(
+        driver,
+        neo4j_settings,
+        "MATCH (:Account)-[e:HAS_EMAIL]->(m:Email) "
+        "RETURN e.raw AS raw, m.address AS address ORDER BY e.raw <> m.address DESC LIMIT 1",
+    )[0].values()
+    page.goto(dashboard_url + f"/search?q={quote(raw)}")
+    page.wait_for_selector("#search-found")
+    link = page.locator("#search-found > li > a").filter(has_text=address).first
+    link.click()
+    page.wait_for_url(re.compile("/identifier"))
+    _wait_for_nodes(page, "identifier-graph")
+    assert page.locator("h2").first.inner_text() == f"Email {address}"
+    screenshot(page, "identifier")
     assert page.errors == []
