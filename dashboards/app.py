@@ -10,13 +10,15 @@ One app per process: Dash keeps its page registry and callbacks in module global
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dash
 import flask
@@ -29,8 +31,10 @@ __all__ = [
     "current_user",
     "is_loopback",
     "read_users_file",
+    "safe_layout",
 ]
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 CONTEXT_KEY = "RINGWATCH_DASHBOARD"
 
@@ -60,6 +64,27 @@ def current_user() -> str:
         if auth is not None and auth.username:
             return auth.username
     return ctx.user
+
+
+def safe_layout(layout: Callable[..., Any]) -> Callable[..., Any]:
+    """A page layout that shows one clear line instead of a blank page when the database
+    is unreachable or a query fails (the traceback goes to the server log)."""
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    from graphs.errors import RingwatchError
+
+    @functools.wraps(layout)
+    def guarded(**params: Any) -> Any:
+        try:
+            return layout(**params)
+        except (DriverError, Neo4jError, RingwatchError) as error:
+            log.exception("page %s failed", layout.__module__)
+            message = getattr(error, "message", None) or str(error) or type(error).__name__
+            return html.Div(
+                [html.H2("This page could not be loaded"), html.P(message, className="rw-error")]
+            )
+
+    return guarded
 
 
 def is_loopback(host: str) -> bool:

@@ -9,7 +9,7 @@ import dash
 from dash import ALL, Input, Output, callback, ctx, dash_table, dcc, html, no_update
 
 from dashboards import queries, views
-from dashboards.app import context
+from dashboards.app import context, safe_layout
 from graphs.model import Prop
 
 dash.register_page(
@@ -77,6 +77,7 @@ def _facts(account: dict) -> html.Div:
     )
 
 
+@safe_layout
 def layout(account_id: str | None = None, **_):
     account_id = unquote(account_id or "")
     c = context()

@@ -6,11 +6,12 @@ import dash
 from dash import dash_table, html
 
 from dashboards import queries, views
-from dashboards.app import context, current_user
+from dashboards.app import context, current_user, safe_layout
 
 dash.register_page(__name__, path="/cases", name="My cases", title="ringwatch: my cases", order=2)
 
 
+@safe_layout
 def layout(**_):
     me = current_user()
     c = context()

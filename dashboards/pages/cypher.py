@@ -9,7 +9,7 @@ import dash_cytoscape as cyto
 from dash import ALL, Input, Output, State, callback, dash_table, dcc, html
 
 from dashboards import queries, views
-from dashboards.app import context
+from dashboards.app import context, safe_layout
 from graphs.errors import QueryError
 
 dash.register_page(__name__, path="/cypher", name="Cypher", title="ringwatch: cypher", order=3)
@@ -22,6 +22,7 @@ EXAMPLE = (
 EXAMPLE_PARAMS = '{"min_score": 0.5}'
 
 
+@safe_layout
 def layout(name: str | None = None, **_):
     library = queries.saved_queries()
     c = context()

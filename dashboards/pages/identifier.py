@@ -8,13 +8,14 @@ import dash_cytoscape as cyto
 from dash import dash_table, html
 
 from dashboards import queries, views
-from dashboards.app import context
+from dashboards.app import context, safe_layout
 
 dash.register_page(__name__, path="/identifier", name="Identifier", title="ringwatch: identifier")
 
 NEIGHBOUR_LIMIT = 200
 
 
+@safe_layout
 def layout(label: str | None = None, key: str | None = None, **_):
     if label not in queries.IDENTIFIER or not key:
         return html.Div(

@@ -9,7 +9,7 @@ import dash
 from dash import Input, Output, State, callback, ctx, dash_table, dcc, html
 
 from dashboards import queries, views
-from dashboards.app import context
+from dashboards.app import context, safe_layout
 from graphs.model import RING_KINDS, RING_STATUSES
 
 dash.register_page(__name__, path="/", name="Ring queue", title="ringwatch: ring queue", order=0)
@@ -68,6 +68,7 @@ def _count_text(result: queries.RingPage) -> str:
     return f"{result.total:,} rings match{new}"
 
 
+@safe_layout
 def layout(status: str | None = None, kind: str | None = None, q: str = "", **_):
     statuses = [status] if status in RING_STATUSES else ["open"]
     kinds = [kind] if kind in RING_KINDS else list(RING_KINDS)

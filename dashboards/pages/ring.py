@@ -9,7 +9,7 @@ import dash_cytoscape as cyto
 from dash import Input, Output, State, callback, dash_table, dcc, html, no_update
 
 from dashboards import queries, views
-from dashboards.app import context, current_user
+from dashboards.app import context, current_user, safe_layout
 from graphs.model import RING_STATUSES, Label
 
 dash.register_page(__name__, path_template="/ring/<ring_id>", name="Ring", title="ringwatch: ring")
@@ -111,6 +111,7 @@ def _header(ring: dict, size: int) -> html.Div:
     )
 
 
+@safe_layout
 def layout(ring_id: str | None = None, **_):
     ring_id = unquote(ring_id or "")
     c = context()

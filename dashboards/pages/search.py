@@ -7,7 +7,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from dashboards import queries, views
-from dashboards.app import context
+from dashboards.app import context, safe_layout
 from graphs.model import Label
 
 dash.register_page(__name__, path="/search", name="Search", title="ringwatch: search", order=1)
@@ -62,6 +62,7 @@ def results(text: str, kind: str) -> list:
     return [html.Ul(items, id="search-found")]
 
 
+@safe_layout
 def layout(q: str = "", kind: str = "auto", **_):
     kind = kind if kind in views.SEARCH_KINDS else "auto"
     return html.Div(

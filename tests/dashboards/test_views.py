@@ -392,3 +392,15 @@ def test_read_users_file(tmp_path):
         app.read_users_file(bad)
     with pytest.raises(ConfigError, match="cannot read"):
         app.read_users_file(tmp_path / "missing")
+
+
+def test_safe_layout_turns_a_database_error_into_a_message():
+    from neo4j.exceptions import ServiceUnavailable
+
+    def layout(**_):
+        raise ServiceUnavailable("cannot reach 127.0.0.1:7687")
+
+    page = app.safe_layout(layout)(ring_id="R-1")
+    assert "could not be loaded" in str(page.children[0].children)
+    assert page.children[1].children == "cannot reach 127.0.0.1:7687"
+    assert app.safe_layout(lambda **p: p)(x=1) == {"x": 1}
