@@ -33,8 +33,14 @@ import pandas as pd
 
 from graphs.components import ring_candidates
 from graphs.errors import DetectionError
-from graphs.linking import DEFAULT_WEIGHTS, IdentifierWeight, account_links
+from graphs.linking import (
+    DEFAULT_WEIGHTS,
+    IdentifierWeight,
+    account_links,
+    identifier_memberships,
+)
 from graphs.rings import (
+    MEMBERSHIP_KINDS,
     LearnedRingScorer,
     RingScorer,
     RuleRingScorer,
@@ -147,15 +153,20 @@ def detect(
     config = config or DetectConfig()
     timer = _Timer()
     began = time.perf_counter()
-    graph = account_links(snapshot, config.weights, clique_limit=config.clique_limit)
+    kinds = dict.fromkeys([*config.weights, *MEMBERSHIP_KINDS])
+    memberships = identifier_memberships(snapshot, kinds)
+    graph = account_links(
+        snapshot, config.weights, clique_limit=config.clique_limit, memberships=memberships
+    )
     began = timer.stage("link", began)
     candidate_of = ring_candidates(
         graph, config.link_threshold, max_size=config.max_ring_size, seed=config.seed
     )
     began = timer.stage("components", began)
     features, shared = ring_features(
-        snapshot, graph, candidate_of, link_threshold=config.link_threshold, learned=learned
-    )
+        snapshot, graph, candidate_of, link_threshold=config.link_threshold, learned=learned,
+        memberships=memberships,
+    )  # fmt: skip
     scorer, scorer_name = _choose_scorer(config, features)
     scores = scorer.score(features)
     fake = _fake_rings(snapshot, candidate_of, features, shared, scores, config)

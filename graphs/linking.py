@@ -189,6 +189,7 @@ def account_links(
     clique_limit: int = 60,
     burst_window: pd.Timedelta = TIMING_WINDOW,
     burst_neighbours: int = 3,
+    memberships: pd.DataFrame | None = None,
 ) -> LinkGraph:
     """Weighted links between accounts that share identifiers.
 
@@ -222,7 +223,10 @@ def account_links(
     """
     account_ids = snapshot.accounts["account_id"].to_numpy(dtype=object)
     index = pd.Index(account_ids)
-    members = identifier_memberships(snapshot, weights)
+    if memberships is None:
+        members = identifier_memberships(snapshot, weights)
+    else:  # computed once by the caller for several kinds
+        members = memberships.loc[memberships["kind"].isin(list(weights))]
     acc = index.get_indexer(members["account_id"])
     members = members.loc[acc >= 0]
     acc = acc[acc >= 0]

@@ -31,6 +31,7 @@ from graphs.linking import LinkGraph, identifier_memberships
 from graphs.snapshot import Snapshot
 
 __all__ = [
+    "MEMBERSHIP_KINDS",
     "RING_FEATURES",
     "RULE_WEIGHTS",
     "SHARED_KINDS",
@@ -60,7 +61,8 @@ _KIND_GROUP = {
     "user_agent": "user_agent",
     "creator": "creator",
 }
-_STRONG_KINDS = ("device", "payment_method", "email", "phone")
+#: Link kinds the ring features read (as :func:`identifier_memberships` kinds).
+MEMBERSHIP_KINDS = tuple(_KIND_GROUP)
 
 RING_FEATURES = (
     "n_accounts",
@@ -109,13 +111,18 @@ def _members(snapshot: Snapshot, candidate_of: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _memberships(snapshot: Snapshot, members: pd.DataFrame) -> pd.DataFrame:
+def _memberships(
+    snapshot: Snapshot, members: pd.DataFrame, every: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """(candidate, account, kind group, key) plus the key's population count ``users``.
 
     Counted on integer codes: strings are looked at once, to factorise them, and kept
     only for the rows inside candidates.
     """
-    every = identifier_memberships(snapshot, _KIND_GROUP)
+    if every is None:
+        every = identifier_memberships(snapshot, _KIND_GROUP)
+    else:
+        every = every.loc[every["kind"].isin(list(_KIND_GROUP))]
     kind_code, kinds = pd.factorize(every["kind"].map(_KIND_GROUP))
     key_code, keys = pd.factorize(every["key"])
     account_code, _ = pd.factorize(every["account_id"])
@@ -171,6 +178,7 @@ def ring_features(
     learned: pd.Series | None = None,
     burst_window: pd.Timedelta = BURST_WINDOW,
     rare_ua_users: int = 100,
+    memberships: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Features of every candidate ring, and its shared identifiers.
 
@@ -184,6 +192,9 @@ def ring_features(
         ``signup_burst_share`` is the largest share of members created within it.
     rare_ua_users : int
         A user agent used by at most this many accounts of the graph counts as rare.
+    memberships : DataFrame, optional
+        :func:`graphs.linking.identifier_memberships` for at least the kinds of
+        ``SHARED_KINDS`` and creators, when the caller has it already.
 
     Returns
     -------
@@ -200,7 +211,7 @@ def ring_features(
             pd.DataFrame(columns=["candidate", "kind", "key", "account_id", "users"])
         )
     features["link_density"] = _link_density(graph, candidate_of, link_threshold, n)
-    inside = _memberships(snapshot, members)
+    inside = _memberships(snapshot, members, memberships)
     shared = _shared(inside)
     _shared_counts(features, shared, inside, n, rare_ua_users)
     _signup_features(features, snapshot, members, burst_window)

@@ -132,6 +132,8 @@ class ScrapingDetector:
         """Learn the population's medians and spreads of rate and breadth."""
         clients = self._client_table(snapshot.windows)
         self.reference_ = clients[["rate", "paths", "creators"]].copy()
+        # scoring the windows it was fitted on (the usual case) reuses their table
+        self._fitted = (snapshot.windows, clients)
         self.population_median_ = (
             clients[["rate", "paths", "creators"]].median() if len(clients) else None
         )
@@ -173,7 +175,10 @@ class ScrapingDetector:
         """Every client with its rate, breadth, robust z-scores and ``heavy`` flag."""
         if not hasattr(self, "reference_"):
             raise NotFittedError("ScrapingDetector is not fitted: call fit() first")
-        clients = self._client_table(snapshot.windows)
+        windows, table = self._fitted
+        clients = table.copy() if windows is snapshot.windows else self._client_table(
+            snapshot.windows
+        )
         if clients.empty:
             clients["heavy"] = pd.Series(dtype=bool)
             return clients
