@@ -124,8 +124,8 @@ def _nodes(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
                             f":END_ID({Label.SUBNET})": ips["subnet"]})  # fmt: skip
         files.write("relationships=" + Rel.IN_SUBNET, "in_subnet", rel)
     key_nodes = writer.key_nodes(frames)
-    for label, rows in key_nodes.items():
-        out = pd.DataFrame(rows).rename(columns={"key": _id(label), "domain": Prop.DOMAIN})
+    for label, frame in key_nodes.items():
+        out = frame.rename(columns={"key": _id(label), "domain": Prop.DOMAIN})
         files.write("nodes=" + label, label.lower(), out)
     methods = frames.get("payment_methods")
     if methods is not None:

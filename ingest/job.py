@@ -27,6 +27,7 @@ def ingest_dataset(
     *,
     quarantine_dir: Path | None = None,
     batch_size: int = writer.DEFAULT_BATCH_SIZE,
+    workers: int = writer.DEFAULT_WORKERS,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     progress: bool | None = None,
 ) -> IngestReport:
@@ -59,7 +60,7 @@ def ingest_dataset(
             if prepared.report.status != "loaded":
                 continue
             steps = writer.rows_to_write(prepared)
-            total = sum(len(rows) for _, _, rows in steps)
+            total = sum(len(step) for step in steps)
             with tqdm(
                 total=total,
                 desc=f"{prepared.report.table:9}",
@@ -69,7 +70,7 @@ def ingest_dataset(
                 disable=disable,
             ) as bar:
                 report.rows_written += writer.write_steps(
-                    driver, database, steps, prepared.report.sha256, batch_size, bar
+                    driver, database, steps, prepared.report.sha256, batch_size, bar, workers
                 )
             runs.mark_file_done(driver, database, report, prepared.report.key)
         status = "completed"

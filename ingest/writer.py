@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,6 +26,7 @@ from ingest.prepare import EDGE_COUNTERS, PreparedFile
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "Step",
     "ensure_schema",
     "existing_accounts",
     "key_nodes",
@@ -37,6 +41,9 @@ log = logging.getLogger(__name__)
 #: 100k world (docs/ingest.md): 1k-5k pay per-transaction overhead, beyond 20k the
 #: server's transaction state grows without a gain.
 DEFAULT_BATCH_SIZE = 10_000
+#: Concurrent write transactions: Neo4j runs each on one thread, so two keep both
+#: cores of the target machine busy (measured in docs/ingest.md).
+DEFAULT_WORKERS = 2
 
 
 class Progress(Protocol):
@@ -112,40 +119,53 @@ def _window_rows(frame: pd.DataFrame, keys: list[str]) -> list[dict]:
     return rows
 
 
-def key_nodes(frames: dict[str, pd.DataFrame]) -> dict[Label, list[dict]]:
-    """Rows of the identifier nodes the edges of ``frames`` point to, by label."""
+def key_nodes(frames: dict[str, pd.DataFrame]) -> dict[Label, pd.DataFrame]:
+    """Rows (``key``, and ``domain`` for emails) of the identifier nodes the edges of
+    ``frames`` point to, by label."""
     sources = {
         Label.DEVICE: [Rel.SIGNED_UP_ON, Rel.USED_DEVICE],
         Label.PHONE: [Rel.HAS_PHONE],
         Label.CREATOR: [Rel.SUPPORTS],
         Label.USER_AGENT: [Rel.USED_UA, Rel.SENT_UA],
     }
-    out: dict[Label, list[dict]] = {}
+    out: dict[Label, pd.DataFrame] = {}
     for label, rels in sources.items():
         keys = [frames[r]["key"] for r in rels if r in frames]
         if keys:
             unique = pd.unique(pd.concat(keys, ignore_index=True).to_numpy(dtype=object))
-            out[label] = [{"key": k} for k in unique.tolist()]
+            out[label] = pd.DataFrame({"key": unique})
     if Rel.HAS_EMAIL in frames:
         emails = frames[Rel.HAS_EMAIL]["key"].drop_duplicates().astype(object)
-        domains = email_domains(emails)
-        out[Label.EMAIL] = records(pd.DataFrame({"key": emails, "domain": domains}))
+        out[Label.EMAIL] = pd.DataFrame({"key": emails, "domain": email_domains(emails)})
     return out
 
 
-def rows_to_write(prepared: PreparedFile) -> list[tuple[str, str, list[dict]]]:
-    """The (name, query, rows) steps that write one prepared file, in dependency order."""
+@dataclass(frozen=True)
+class Step:
+    """One query and the rows it is run over (converted to parameters batch by batch,
+    so a file's millions of edges never exist as Python dicts all at once)."""
+
+    name: str
+    query: str
+    frame: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+def rows_to_write(prepared: PreparedFile) -> list[Step]:
+    """The steps that write one prepared file, in dependency order (nodes first)."""
     frames = prepared.frames
-    steps: list[tuple[str, str, list[dict]]] = []
+    steps: list[Step] = []
     if "accounts" in frames:
-        steps.append(("Account", cypher.ACCOUNT_NODES, records(frames["accounts"])))
+        steps.append(Step("Account", cypher.ACCOUNT_NODES, frames["accounts"]))
     if "ips" in frames:
-        steps.append(("IP", cypher.IP_NODES, records(frames["ips"])))
-    for label, rows in key_nodes(frames).items():
-        steps.append((str(label), cypher.KEY_NODES[label], rows))
+        steps.append(Step("IP", cypher.IP_NODES, frames["ips"]))
+    for label, frame in key_nodes(frames).items():
+        steps.append(Step(str(label), cypher.KEY_NODES[label], frame))
     if "payment_methods" in frames:
         methods = frames["payment_methods"][["payment_method_id", "card_bin", "card_country"]]
-        steps.append(("PaymentMethod", cypher.PAYMENT_METHOD_NODES, records(methods)))
+        steps.append(Step("PaymentMethod", cypher.PAYMENT_METHOD_NODES, methods))
     for rel, counters in EDGE_COUNTERS.items():
         if rel in frames:
             frame = frames[rel]
@@ -156,16 +176,16 @@ def rows_to_write(prepared: PreparedFile) -> list[tuple[str, str, list[dict]]]:
             columns = [source, "key", "first_seen", "last_seen", *counters]
             if rel == Rel.HAS_EMAIL:
                 columns.append("raw")
-            steps.append((str(rel), cypher.EDGE_WRITES[rel], records(frame, columns)))
+            steps.append(Step(str(rel), cypher.EDGE_WRITES[rel], frame[columns]))
     if "account_windows" in frames:
         rows = _window_rows(frames["account_windows"], ["account_id", "ip"])
-        steps.append(("USED_IP windows", cypher.USED_IP_WINDOWS, rows))
+        steps.append(Step("USED_IP windows", cypher.USED_IP_WINDOWS, pd.DataFrame(rows)))
     if "ip_windows" in frames:
         rows = _window_rows(frames["ip_windows"], ["ip"])
-        steps.append(("IP windows", cypher.IP_WINDOWS, rows))
+        steps.append(Step("IP windows", cypher.IP_WINDOWS, pd.DataFrame(rows)))
     if "labels" in frames:
-        steps.append(("labels", cypher.LABELS, records(frames["labels"])))
-    return [step for step in steps if step[2]]
+        steps.append(Step("labels", cypher.LABELS, frames["labels"]))
+    return [step for step in steps if len(step)]
 
 
 def write_prepared(
@@ -175,28 +195,63 @@ def write_prepared(
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> int:
     """Write one prepared file's rows; return the number of rows written."""
     steps = rows_to_write(prepared)
-    return write_steps(driver, database, steps, prepared.report.sha256, batch_size, progress)
+    return write_steps(
+        driver, database, steps, prepared.report.sha256, batch_size, progress, workers
+    )
+
+
+def _batches(frame: pd.DataFrame, batch_size: int, workers: int) -> list[np.ndarray]:
+    """Row positions of ``frame`` cut into batches. With several workers the rows are
+    partitioned by their first column (the account or IP an edge starts from), so that
+    concurrent batches rarely touch the same start node, each partition is sorted by
+    target key, so that transactions lock shared targets in one order, and the batches
+    of the partitions are interleaved."""
+    n = len(frame)
+    if workers <= 1 or n <= batch_size:
+        return [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
+    part = pd.util.hash_array(frame.iloc[:, 0].to_numpy(dtype=object)) % np.uint64(workers)
+    keys = frame["key"].astype(str).to_numpy(dtype=object) if "key" in frame else None
+    per_part = []
+    for p in range(workers):
+        positions = np.flatnonzero(part == p)
+        if keys is not None:
+            positions = positions[np.argsort(keys[positions], kind="stable")]
+        per_part.append(
+            [positions[i : i + batch_size] for i in range(0, len(positions), batch_size)]
+        )
+    return [b for group in zip_longest(*per_part) for b in group if b is not None]
 
 
 def write_steps(
     driver,
     database: str,
-    steps: list[tuple[str, str, list[dict]]],
+    steps: list[Step],
     run: str,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> int:
-    """Run each step's query over its rows in batches of ``batch_size``."""
+    """Run each step's query over its rows in batches of ``batch_size``, ``workers``
+    transactions at a time (a step finishes before the next one starts: edges need
+    their nodes). Deadlocks between concurrent batches are transient errors that the
+    driver retries; each batch is atomic, so a retry never half-applies one."""
     written = 0
-    for name, query, rows in steps:
-        log.debug("writing %d %s rows", len(rows), name)
-        for start in range(0, len(rows), batch_size):
-            batch = rows[start : start + batch_size]
-            driver.execute_query(query, rows=batch, run=run, database_=database)
-            written += len(batch)
-            if progress is not None:
-                progress.update(len(batch))
+
+    def write(step: Step, positions: np.ndarray) -> int:
+        rows = records(step.frame.iloc[positions])
+        driver.execute_query(step.query, rows=rows, run=run, database_=database)
+        return len(rows)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for step in steps:
+            log.debug("writing %d %s rows", len(step), step.name)
+            batches = _batches(step.frame, batch_size, workers)
+            for n in pool.map(lambda positions, s=step: write(s, positions), batches):
+                written += n
+                if progress is not None:
+                    progress.update(n)
     return written

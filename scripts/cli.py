@@ -134,6 +134,9 @@ def ingest(
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", min=1, help="Rows per write transaction.")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Concurrent write transactions.")
+    ] = None,
     data_dir: DataDirOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Per-file details.")] = False,
 ) -> None:
@@ -146,7 +149,9 @@ def ingest(
     from ingest import writer
     from scripts.settings import open_driver
 
-    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
+    # retried deadlocks between concurrent batches and "property key not yet used"
+    # notifications on a fresh database are expected, not news for the user
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
     quarantine = quarantine_dir or platformdirs.user_state_path("ringwatch") / "quarantine"
     size = batch_size or writer.DEFAULT_BATCH_SIZE
     if bulk:
@@ -167,8 +172,9 @@ def ingest(
 
         with open_driver() as (driver, database):
             report = ingest_dataset(
-                driver, database, dataset, quarantine_dir=quarantine, batch_size=size
-            )
+                driver, database, dataset, quarantine_dir=quarantine, batch_size=size,
+                workers=workers or writer.DEFAULT_WORKERS,
+            )  # fmt: skip
     typer.echo(report.summary())
     if verbose or report.rejected:
         typer.echo("\n".join(report.details()), err=True)

@@ -1,0 +1,217 @@
+"""Ingest benchmark: online and bulk paths on generated worlds, against a naive baseline.
+
+Not a test: it prints numbers and writes JSON. For each world size it generates the world
+(once, kept in ``--work-dir``), then on a managed Neo4j server of its own (started in
+``--work-dir``; the bulk path needs to stop and start it):
+
+* **online**: ``ingest_dataset`` into an empty database (input rows/s, write rows/s,
+  peak memory of the ingest process), then ``read_snapshot`` (seconds);
+* **bulk**: ``bulk_ingest`` (neo4j-admin import) into an empty database;
+* **naive**: one auto-commit ``MERGE`` query per input row, the way a first script
+  would do it, on a sample of the logins (measured in the same run, same server).
+
+Each path runs in a child process so its peak memory is its own. Usage::
+
+    .venv/bin/python -m scripts.bench_ingest --accounts 100000 1000000 \\
+        --work-dir /tmp/ringwatch-bench --out bench_ingest.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+NAIVE_LOGIN = """
+MERGE (a:Account {account_id: $account_id})
+MERGE (i:IP {ip: $ip})
+MERGE (a)-[r:USED_IP]->(i)
+ON CREATE SET r.first_seen = datetime($ts), r.last_seen = datetime($ts), r.count = 1
+ON MATCH SET r.last_seen = datetime($ts), r.count = r.count + 1
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------- child processes
+def _child(args: argparse.Namespace) -> None:
+    """One measured step, run in its own process; prints one JSON line."""
+    from neo4j import GraphDatabase
+
+    from scripts.neo4j_server import ManagedServer
+
+    logging.getLogger("neo4j").setLevel(logging.ERROR)
+    server = ManagedServer.from_settings(data_dir=Path(args.server_dir), port=args.port)
+    began = time.perf_counter()
+    out: dict[str, object] = {}
+    if args.child == "bulk":
+        from ingest.bulk import bulk_ingest
+
+        report = bulk_ingest(server, "neo4j", Path(args.dataset))
+        out.update(rows_read=report.rows_read, rows_written=report.rows_written)
+    else:
+        with GraphDatabase.driver(server.uri, auth=("neo4j", server.password)) as driver:
+            if args.child == "online":
+                from ingest.job import ingest_dataset
+
+                report = ingest_dataset(
+                    driver, "neo4j", Path(args.dataset), batch_size=args.batch_size,
+                    workers=args.workers, progress=False,
+                )  # fmt: skip
+                out.update(rows_read=report.rows_read, rows_written=report.rows_written)
+            elif args.child == "snapshot":
+                from ingest.snapshot_io import read_snapshot
+
+                snapshot = read_snapshot(driver, "neo4j")
+                out.update(accounts=snapshot.n_accounts, links=len(snapshot.links))
+            elif args.child == "naive":
+                out.update(rows_read=_naive(driver, Path(args.dataset), args.sample))
+    out["seconds"] = time.perf_counter() - began
+    out["peak_mib"] = _peak_mib()
+    print(json.dumps(out))
+
+
+def _naive(driver, dataset: Path, sample: int) -> int:
+    """One MERGE query (its own transaction) per login row of a sample."""
+    import pandas as pd
+
+    from ingest.normalise import normalise_ips, parse_timestamps
+
+    path = next(dataset.glob("logins.*"))
+    rows = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=sample)
+    rows = rows[rows["ip"] != ""]
+    ips = normalise_ips(rows["ip"])
+    times = parse_timestamps(rows["ts"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    for account_id, ip, ts in zip(rows["account_id"], ips, times, strict=True):
+        driver.execute_query(NAIVE_LOGIN, account_id=account_id, ip=ip, ts=ts, database_="neo4j")
+    return len(rows)
+
+
+def _run_child(kind: str, dataset: Path, server, extra: list[str]) -> dict:
+    command = [
+        sys.executable, "-m", "scripts.bench_ingest", "--child", kind,
+        "--dataset", str(dataset), "--server-dir", str(server.data_dir),
+        "--port", str(server.port), *extra,
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------- parent
+def _empty_database(server) -> None:
+    """Stop, remove the neo4j database's files, start: an empty database in seconds."""
+    server.stop()
+    for sub in ("databases", "transactions"):
+        shutil.rmtree(server.data_dir / "data" / sub / "neo4j", ignore_errors=True)
+    server.start(timeout=600)
+
+
+def _world(work: Path, accounts: int, seed: int) -> Path:
+    from ingest.synthetic import write_world
+
+    out = work / f"world-{accounts}"
+    if not (out / "accounts.csv").exists():
+        print(write_world(out, n_accounts=accounts, seed=seed, progress=False), flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--accounts", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/ringwatch-bench"))
+    parser.add_argument("--out", type=Path, default=Path("bench_ingest.json"))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--sample", type=int, default=5_000, help="Rows for the naive path.")
+    parser.add_argument("--heap", default="2g")
+    parser.add_argument("--pagecache", default="2g")
+    parser.add_argument("--skip-bulk", action="store_true")
+    # child mode
+    parser.add_argument("--child", choices=["online", "bulk", "snapshot", "naive"])
+    parser.add_argument("--dataset")
+    parser.add_argument("--server-dir")
+    parser.add_argument("--port", type=int)
+    args = parser.parse_args()
+    from ingest import writer
+
+    args.batch_size = args.batch_size or writer.DEFAULT_BATCH_SIZE
+    args.workers = args.workers or writer.DEFAULT_WORKERS
+    if args.child:
+        _child(args)
+        return
+
+    from scripts.neo4j_server import ManagedServer
+
+    work = args.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    server = ManagedServer.from_settings(
+        data_dir=work / "neo4j", port=_free_port(), heap=args.heap, pagecache=args.pagecache
+    )
+    server.install(progress=print)
+    server.start(timeout=600)
+    tuning = ["--batch-size", str(args.batch_size), "--workers", str(args.workers)]
+    results = {"batch_size": args.batch_size, "workers": args.workers, "worlds": []}
+    try:
+        for accounts in args.accounts:
+            dataset = _world(work, accounts, args.seed)
+            entry: dict[str, object] = {"accounts": accounts}
+            _empty_database(server)
+            entry["naive"] = _run_child("naive", dataset, server, ["--sample", str(args.sample)])
+            _empty_database(server)
+            entry["online"] = _run_child("online", dataset, server, tuning)
+            entry["snapshot"] = _run_child("snapshot", dataset, server, [])
+            if not args.skip_bulk:
+                _empty_database(server)
+                entry["bulk"] = _run_child("bulk", dataset, server, [])
+            for path in ("naive", "online", "bulk"):
+                if path in entry:
+                    step = entry[path]
+                    step["rows_per_s"] = step["rows_read"] / step["seconds"]
+            results["worlds"].append(entry)
+            _print(entry)
+            args.out.write_text(json.dumps(results, indent=2) + "\n")
+    finally:
+        server.stop()
+    print(f"wrote {args.out}")
+
+
+def _print(entry: dict) -> None:
+    naive = entry["naive"]["rows_per_s"]
+    online = entry["online"]
+    print(f"\n{entry['accounts']:,} accounts, {online['rows_read']:,} input rows")
+    print(f"  {'path':8} {'seconds':>9} {'rows/s':>10} {'x naive':>8} {'peak MiB':>9}")
+    for path in ("naive", "online", "bulk"):
+        if path in entry:
+            step = entry[path]
+            print(
+                f"  {path:8} {step['seconds']:9.1f} {step['rows_per_s']:10,.0f} "
+                f"{step['rows_per_s'] / naive:8.1f} {step['peak_mib']:9.0f}"
+            )
+    if "bulk" in entry:
+        print(f"  bulk / online: {entry['bulk']['rows_per_s'] / online['rows_per_s']:.1f}x")
+    snap = entry["snapshot"]
+    print(f"  read_snapshot: {snap['seconds']:.1f} s ({snap['links']:,} links)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
