@@ -341,8 +341,14 @@ def nightly(
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(log_file or out / "ringwatch-nightly.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("ringwatch").addHandler(handler)
-    logging.getLogger("ringwatch").setLevel(logging.INFO)
+    # cron-friendly: the run's log goes to the file only; stdout gets one summary line
+    # and a failure one line on stderr (main); the server's advisory notifications (a
+    # relationship type that does not exist yet on a first night) are not news
+    for name in ("ringwatch", "neo4j.notifications"):
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO if name == "ringwatch" else logging.ERROR)
+        logger.propagate = False
     learned = read_account_scores(account_scores) if account_scores else None
     with open_driver() as (driver, database):
         result = run_nightly(
