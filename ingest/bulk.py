@@ -214,7 +214,7 @@ def bulk_ingest(
     report.files = prepared.reports
     report.ignored_files = prepared.ignored_files
     loaded = [f for f in prepared.files if f.report.status == "loaded"]
-    frames = combine_files(loaded)
+    frames = combine_files(loaded, consume=True)
     staging = server.data_dir / "import" / f"ringwatch-{report.run_id}"
     try:
         files = write_import_files(frames, staging)

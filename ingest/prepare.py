@@ -577,21 +577,33 @@ def _finish_file(parts: dict[str, list[pd.DataFrame]]) -> dict[str, pd.DataFrame
     return frames
 
 
-def combine_files(files: Sequence[PreparedFile]) -> dict[str, pd.DataFrame]:
+def combine_files(
+    files: Sequence[PreparedFile], *, consume: bool = False
+) -> dict[str, pd.DataFrame]:
     """What the graph holds after writing ``files`` in order, as one frame per kind.
 
     Edges get ``last_run`` (the content hash of the last file that touched them);
-    accounts take the last file's values with the earliest ``created_at``.
+    accounts take the last file's values with the earliest ``created_at``. With
+    ``consume`` the files' own frames are released as they are combined (the bulk path's
+    memory ceiling).
     """
     pieces: dict[str, list[pd.DataFrame]] = {}
     for prepared in files:
         for name, frame in prepared.frames.items():
             if name in EDGE_COUNTERS:
-                frame = frame.assign(last_run=prepared.report.sha256)
+                # one shared category, not a 64-character string per row
+                run = pd.Categorical.from_codes(
+                    np.zeros(len(frame), dtype="int8"), categories=[prepared.report.sha256]
+                )
+                frame = frame.assign(last_run=run)
             pieces.setdefault(name, []).append(frame)
+        if consume:
+            prepared.frames = {}
     out: dict[str, pd.DataFrame] = {}
-    for name, parts in pieces.items():
+    for name in list(pieces):
+        parts = pieces.pop(name)
         frame = pd.concat(parts, ignore_index=True)
+        del parts
         if name in EDGE_COUNTERS:
             frame = combine_edges(frame, Rel(name), "ip" if name == Rel.SENT_UA else "account_id")
         elif name in WINDOW_KEYS:

@@ -205,21 +205,26 @@ def write_prepared(
 
 
 def _batches(frame: pd.DataFrame, batch_size: int, workers: int) -> list[np.ndarray]:
-    """Row positions of ``frame`` cut into batches. With several workers the rows are
-    partitioned by their first column (the account or IP an edge starts from), so that
-    concurrent batches rarely touch the same start node, each partition is sorted by
-    target key, so that transactions lock shared targets in one order, and the batches
-    of the partitions are interleaved."""
+    """Row positions of ``frame`` cut into batches.
+
+    With several workers, edge rows are partitioned by their target (``key``: the IP,
+    device, card... that many accounts may share), so that one busy target is written by
+    one worker only (concurrent writes to a dense node deadlock on its relationship
+    group lock), and each partition is sorted by its source (the account), so that
+    transactions lock shared accounts in one order. Node rows are partitioned by their
+    key. The partitions' batches are interleaved.
+    """
     n = len(frame)
     if workers <= 1 or n <= batch_size:
         return [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
-    part = pd.util.hash_array(frame.iloc[:, 0].to_numpy(dtype=object)) % np.uint64(workers)
-    keys = frame["key"].astype(str).to_numpy(dtype=object) if "key" in frame else None
+    target = frame["key"] if "key" in frame else frame.iloc[:, 0]
+    part = pd.util.hash_array(target.to_numpy(dtype=object)) % np.uint64(workers)
+    source = frame.iloc[:, 0].astype(str).to_numpy(dtype=object) if "key" in frame else None
     per_part = []
     for p in range(workers):
         positions = np.flatnonzero(part == p)
-        if keys is not None:
-            positions = positions[np.argsort(keys[positions], kind="stable")]
+        if source is not None:
+            positions = positions[np.argsort(source[positions], kind="stable")]
         per_part.append(
             [positions[i : i + batch_size] for i in range(0, len(positions), batch_size)]
         )
