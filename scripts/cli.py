@@ -264,6 +264,11 @@ def detect(
         float | None, typer.Option("--threshold", help="Operating threshold (default 0.5).")
     ] = None,
     account_scores: AccountScoresOpt = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", help="Learned score from `ringwatch train`: newest or a name."),
+    ] = None,
+    model_dir: ModelDirOpt = None,
 ) -> None:
     """Find fake-account rings and scraping clusters; write them to Neo4j and to --out."""
     from scripts.detect_job import read_account_scores, run_detect, write_outputs
@@ -273,13 +278,16 @@ def detect(
     if dataset is not None:
         from ingest.prepare import snapshot_from_dataset
 
-        result = run_detect(
-            snapshot_from_dataset(dataset), config=config, learned=learned, include_all=include_all
-        )
+        snapshot = snapshot_from_dataset(dataset)
+        if model is not None:
+            learned = _model_scores(snapshot, model, model_dir)
+        result = run_detect(snapshot, config=config, learned=learned, include_all=include_all)
     else:
         from scripts.detect_job import detect_graph
         from scripts.settings import open_driver
 
+        if model is not None:  # the model reads its own snapshot of the graph
+            learned = _model_scores(_gnn_snapshot(None)[0], model, model_dir)
         with open_driver() as (driver, database):
             result = detect_graph(
                 driver, database, config=config, learned=learned, include_all=include_all
@@ -396,6 +404,15 @@ def _gnn_snapshot(dataset: Path | None, with_decisions: bool = False):
         snapshot = read_snapshot(driver, database)
         decisions = ring_decision_labels(read_rings(driver, database)) if with_decisions else None
     return snapshot, decisions
+
+
+def _model_scores(snapshot, model: str, model_dir: Path | None):
+    from gnn.jobs import score_job
+
+    name = None if model == "newest" else model
+    scores, version = score_job(snapshot, _model_dir(model_dir), name)
+    log.info("learned account scores from %s", version)
+    return scores
 
 
 @app.command()
