@@ -142,9 +142,8 @@ def detect_graph(
     write_back: bool = True,
 ) -> DetectResult:
     """Read the graph, detect, and write rings and risk scores back into Neo4j."""
-    from ingest.snapshot_io import read_snapshot
-
     from ingest import rings_io
+    from ingest.snapshot_io import read_snapshot
 
     began = time.perf_counter()
     snapshot = read_snapshot(driver, database)
