@@ -5,6 +5,7 @@ into the real test Neo4j. Expectations are read from Neo4j with plain Cypher."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -113,6 +114,15 @@ def test_opening_a_ring_shows_its_graph(page, dashboard_url, driver, neo4j_setti
     rows = page.locator('#ring-members td[data-dash-column="link"]').all_inner_texts()
     assert sorted(rows) == sorted(m["key"] for m in data.members)[:25]
     screenshot(page, "ring")
+
+    with page.expect_download() as download:
+        page.click("#ring-export")
+    assert download.value.suggested_filename == f"{ring_id}-members.csv"
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0] == "type,id,risk_score,created_at,status,country,email,label"
+    assert sorted(line.split(",")[1] for line in lines[1:]) == sorted(
+        m["key"] for m in data.members
+    )
     assert page.errors == []
 
 
