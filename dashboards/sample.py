@@ -20,7 +20,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from graphs.model import IDENTIFIER_KEYS, RING_STATUSES, USAGE_RELS, Label, Prop, Rel
+from graphs.model import RING_STATUSES, USAGE_RELS, Label, Prop, Rel
 from ingest.normalise import canonical_email
 
 __all__ = ["EPOCH", "LAST_RUN", "sample_world", "write_sample"]
@@ -245,16 +245,16 @@ WITH ip, split(ip.{P.IP}, '.') AS parts
 MERGE (s:{Label.SUBNET} {{{P.SUBNET}: parts[0] + '.' + parts[1] + '.' + parts[2] + '.0/24'}})
 CREATE (ip)-[:{Rel.IN_SUBNET}]->(s)
 """
-CONSTRAINTS = [
-    f"CREATE CONSTRAINT {label.lower()}_key IF NOT EXISTS FOR (n:{label}) REQUIRE n.{key} IS UNIQUE"
-    for label, key in IDENTIFIER_KEYS.items()
-]
 
 
 def write_sample(driver, database: str, world: dict[str, Any]) -> dict[str, int]:
-    """Write :func:`sample_world` rows into an empty database; returns counts written."""
-    for statement in CONSTRAINTS:
-        driver.execute_query(statement, database_=database)
+    """Write :func:`sample_world` rows into an empty database; returns counts written.
+
+    The schema (uniqueness constraints and indexes) is ingest's own, as in production.
+    """
+    from ingest.writer import ensure_schema
+
+    ensure_schema(driver, database)
     for batch in _batches(world["accounts"]):
         driver.execute_query(ACCOUNTS, {"rows": batch}, database_=database)
     for rel, rows in world["edges"].items():
