@@ -452,11 +452,16 @@ class AccountData:
 ACCOUNT = f"MATCH (a:{A} {{{P.ACCOUNT_ID}: $account_id}}) RETURN a{{.*}} AS account"
 
 #: The account's identifiers with the whole usage edge (times, counts, request
-#: windows for the timeline) and how many accounts each is shared with.
+#: windows for the timeline) and how many distinct accounts use each (from the degree
+#: store, an upper bound, above EXACT_COUNT_LIMIT relationships).
 ACCOUNT_IDENTIFIERS = f"""
 MATCH (a:{A} {{{P.ACCOUNT_ID}: $account_id}})-[e:{USAGE}]->(i)
+WITH e, i, COUNT {{ (i)<-[:{USAGE}]-() }} AS degree
 RETURN type(e) AS rel, {_label("i")} AS label, {_key("i")} AS key, properties(e) AS edge,
-       i{IDENTIFIER_PROPS} AS props, COUNT {{ (i)<-[:{USAGE}]-() }} AS degree
+       i{IDENTIFIER_PROPS} AS props,
+       CASE WHEN degree <= $exact_limit
+            THEN COUNT {{ MATCH (x)-[:{USAGE}]->(i) RETURN DISTINCT x }}
+            ELSE degree END AS accounts
 ORDER BY label, e.{P.LAST_SEEN} DESC
 LIMIT $limit
 """
@@ -475,7 +480,12 @@ def account_data(
     if not rows:
         return None
     identifiers = _read(
-        driver, database, ACCOUNT_IDENTIFIERS, account_id=account_id, limit=max_identifiers
+        driver,
+        database,
+        ACCOUNT_IDENTIFIERS,
+        account_id=account_id,
+        limit=max_identifiers,
+        exact_limit=EXACT_COUNT_LIMIT,
     )
     rings = [
         row["ring"]

@@ -615,7 +615,7 @@ def identifier_rows(identifiers: Iterable[Mapping[str, Any]]) -> list[dict[str, 
                 "count": edge.get(P.COUNT),
                 "first_seen": format_time(edge.get(P.FIRST_SEEN)),
                 "last_seen": format_time(edge.get(P.LAST_SEEN)),
-                "shared_with": max(int(ident.get("degree") or 0) - 1, 0),
+                "shared_with": max(int(ident.get("accounts") or 0) - 1, 0),
                 "raw": edge.get(P.RAW) or "",
             }
         )

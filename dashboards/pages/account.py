@@ -132,6 +132,7 @@ def layout(account_id: str | None = None, **_):
                         f"{row['type']}: {row['accounts']} accounts via {row['identifiers']}",
                         id={"type": "account-expand", "label": row["type"]},
                         n_clicks=0,
+                        disabled=row["accounts"] == 0,
                         className="rw-chip",
                     )
                     for row in counts

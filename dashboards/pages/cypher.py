@@ -157,6 +157,7 @@ def run(_clicks, name, text, params_json, form_values, form_ids):
             stylesheet=views.RING_STYLESHEET,
             layout=views.graph_layout(len(elements)),
             style={"width": "100%", "height": "420px"},
+            maxZoom=1.2,
         )
         if elements
         else []

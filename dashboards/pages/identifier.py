@@ -39,6 +39,7 @@ def layout(label: str | None = None, key: str | None = None, **_):
                 stylesheet=views.RING_STYLESHEET,
                 layout=views.graph_layout(2 * shown),
                 style={"width": "100%", "height": "460px"},
+                maxZoom=1.2,
             ),
             dash_table.DataTable(
                 id="identifier-table",

@@ -123,6 +123,12 @@ def test_account_data_neighbours_and_search(db, sample_graph):
     assert data.account[P.ACCOUNT_ID] == account_id
     assert [r[P.RING_ID] for r in data.rings] == [ring_id]
     assert {i["rel"] for i in data.identifiers} >= {"HAS_EMAIL", "USED_IP", "PAID_WITH"}
+    device = next(i for i in data.identifiers if i["rel"] == "SIGNED_UP_ON")
+    users = {
+        e["a"] for rel in ("SIGNED_UP_ON", "USED_DEVICE") for e in sample_graph["edges"][rel]
+        if e["k"] == device["key"]
+    }  # fmt: skip
+    assert device["accounts"] == len(users)  # distinct accounts, not relationships
     counts = {row["label"]: row for row in queries.neighbour_counts(*db, account_id)}
     assert counts["Device"]["accounts"] >= 1
     neighbours = queries.account_neighbours(*db, account_id, "Device")

@@ -215,7 +215,7 @@ def test_identifier_rows_show_raw_email_and_sharing():
                     "last_seen": T0,
                     "raw": "John.Doe@gmail.com",
                 },
-                "degree": 3,
+                "accounts": 3,
             }
         ]
     )
