@@ -125,6 +125,19 @@ def _empty_database(server) -> None:
     server.start(timeout=600)
 
 
+def _machine() -> dict[str, float]:
+    """How busy the machine is: the numbers mean little without it on a shared box."""
+    import os
+
+    began = time.perf_counter()
+    sum(range(10_000_000))  # ~0.15 s of one idle core of a current x86 machine
+    return {
+        "cpus": os.cpu_count() or 0,
+        "load_avg_1m": os.getloadavg()[0],
+        "python_loop_s": round(time.perf_counter() - began, 3),
+    }
+
+
 def _world(work: Path, accounts: int, seed: int) -> Path:
     from ingest.synthetic import write_world
 
@@ -145,7 +158,10 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=5_000, help="Rows for the naive path.")
     parser.add_argument("--heap", default="2g")
     parser.add_argument("--pagecache", default="2g")
-    parser.add_argument("--skip-bulk", action="store_true")
+    parser.add_argument(
+        "--paths", nargs="+", default=["naive", "online", "bulk"],
+        choices=["naive", "online", "bulk"], help="Which paths, in this order.",
+    )  # fmt: skip
     # child mode
     parser.add_argument("--child", choices=["online", "bulk", "snapshot", "naive"])
     parser.add_argument("--dataset")
@@ -170,23 +186,27 @@ def main() -> None:
     server.install(progress=print)
     server.start(timeout=600)
     tuning = ["--batch-size", str(args.batch_size), "--workers", str(args.workers)]
-    results = {"batch_size": args.batch_size, "workers": args.workers, "worlds": []}
+    results = {
+        "batch_size": args.batch_size,
+        "workers": args.workers,
+        "machine": _machine(),
+        "worlds": [],
+    }
     try:
         for accounts in args.accounts:
             dataset = _world(work, accounts, args.seed)
             entry: dict[str, object] = {"accounts": accounts}
-            _empty_database(server)
-            entry["naive"] = _run_child("naive", dataset, server, ["--sample", str(args.sample)])
-            _empty_database(server)
-            entry["online"] = _run_child("online", dataset, server, tuning)
-            entry["snapshot"] = _run_child("snapshot", dataset, server, [])
-            if not args.skip_bulk:
+            extra = {"naive": ["--sample", str(args.sample)], "online": tuning, "bulk": []}
+            for path in args.paths:
                 _empty_database(server)
-                entry["bulk"] = _run_child("bulk", dataset, server, [])
+                entry[path] = _run_child(path, dataset, server, extra[path])
+                if path in ("online", "bulk") and "snapshot" not in entry:
+                    entry["snapshot"] = _run_child("snapshot", dataset, server, [])
             for path in ("naive", "online", "bulk"):
                 if path in entry:
                     step = entry[path]
                     step["rows_per_s"] = step["rows_read"] / step["seconds"]
+            entry["machine_after"] = _machine()
             results["worlds"].append(entry)
             _print(entry)
             args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -196,9 +216,9 @@ def main() -> None:
 
 
 def _print(entry: dict) -> None:
-    naive = entry["naive"]["rows_per_s"]
-    online = entry["online"]
-    print(f"\n{entry['accounts']:,} accounts, {online['rows_read']:,} input rows")
+    naive = entry["naive"]["rows_per_s"] if "naive" in entry else float("nan")
+    rows = next(entry[p]["rows_read"] for p in ("online", "bulk", "naive") if p in entry)
+    print(f"\n{entry['accounts']:,} accounts, {rows:,} input rows")
     print(f"  {'path':8} {'seconds':>9} {'rows/s':>10} {'x naive':>8} {'peak MiB':>9}")
     for path in ("naive", "online", "bulk"):
         if path in entry:
@@ -207,10 +227,12 @@ def _print(entry: dict) -> None:
                 f"  {path:8} {step['seconds']:9.1f} {step['rows_per_s']:10,.0f} "
                 f"{step['rows_per_s'] / naive:8.1f} {step['peak_mib']:9.0f}"
             )
-    if "bulk" in entry:
-        print(f"  bulk / online: {entry['bulk']['rows_per_s'] / online['rows_per_s']:.1f}x")
-    snap = entry["snapshot"]
-    print(f"  read_snapshot: {snap['seconds']:.1f} s ({snap['links']:,} links)", flush=True)
+    if "bulk" in entry and "online" in entry:
+        ratio = entry["bulk"]["rows_per_s"] / entry["online"]["rows_per_s"]
+        print(f"  bulk / online: {ratio:.1f}x")
+    if "snapshot" in entry:
+        snap = entry["snapshot"]
+        print(f"  read_snapshot: {snap['seconds']:.1f} s ({snap['links']:,} links)", flush=True)
 
 
 if __name__ == "__main__":
