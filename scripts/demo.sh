@@ -21,8 +21,16 @@ for night in night-01 night-02; do
   $rw nightly "$dir/$night" --out "$runs" --truth "$dir/$night/truth.csv"
 done
 echo
-echo "== evaluation of the last night (rules and learned ring scores) =="
+echo "== evaluation of the last night, connected-component heuristics =="
 $rw evaluate --truth "$dir/night-02/truth.csv" --detections "$runs/night-02"
+
+# The GNN: train on the labels in the graph (and investigators' ring decisions), then
+# detect again with its calibrated per-account risk in the ring scores.
+$rw train --epochs "${DEMO_EPOCHS:-60}"
+$rw detect --model newest --out "$runs/night-02-gnn"
+echo
+echo "== evaluation of the last night, with the GNN =="
+$rw evaluate --truth "$dir/night-02/truth.csv" --detections "$runs/night-02-gnn"
 
 if ! curl -s -o /dev/null "http://127.0.0.1:$port/"; then
   nohup $rw dashboard --port "$port" > "$runs/dashboard.log" 2>&1 &
