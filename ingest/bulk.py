@@ -229,6 +229,7 @@ def bulk_ingest(
                 f"--multiline-fields={'true' if files.multiline else 'false'}",
                 "--skip-duplicate-nodes=false",
                 "--threads=2",
+                f"--report-file={server.data_dir / 'logs' / 'import.report'}",
                 *files.args,
                 heap="2g",
             )  # fmt: skip
