@@ -137,8 +137,14 @@ def _split_one(
         inside = np.isin(src, members) & keep
         pieces.extend(
             _split_one(
-                members, src[inside], dst[inside], weight[inside], threshold * step,
-                max_size, step, seed,
+                members,
+                src[inside],
+                dst[inside],
+                weight[inside],
+                threshold * step,
+                max_size,
+                step,
+                seed,
             )
         )
     return pieces

@@ -287,8 +287,8 @@ def _cadence_pairs(
     same = (group[1:] == group[:-1]) & eligible[1:] & eligible[:-1]
     short = same & (gap <= CADENCE_MAX_GAP.total_seconds())
     # gap k (between k and k+1) repeats gap k+1 (between k+1 and k+2)
-    repeats = short[:-1] & short[1:] & (
-        np.abs(gap[:-1] - gap[1:]) <= CADENCE_TOLERANCE.total_seconds()
+    repeats = (
+        short[:-1] & short[1:] & (np.abs(gap[:-1] - gap[1:]) <= CADENCE_TOLERANCE.total_seconds())
     )
     steps = np.zeros(len(gap), dtype=bool)
     steps[:-1] |= repeats

@@ -176,8 +176,8 @@ class ScrapingDetector:
         if not hasattr(self, "reference_"):
             raise NotFittedError("ScrapingDetector is not fitted: call fit() first")
         windows, table = self._fitted
-        clients = table.copy() if windows is snapshot.windows else self._client_table(
-            snapshot.windows
+        clients = (
+            table.copy() if windows is snapshot.windows else self._client_table(snapshot.windows)
         )
         if clients.empty:
             clients["heavy"] = pd.Series(dtype=bool)
@@ -233,9 +233,10 @@ class ScrapingDetector:
     @staticmethod
     def _drop_verified(heavy: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
         verified = rows.loc[_verified(rows["ip"], rows["user_agent"])]
-        share = verified.groupby(["client_kind", "client_id"]).size() / rows.groupby(
-            ["client_kind", "client_id"]
-        ).size()
+        share = (
+            verified.groupby(["client_kind", "client_id"]).size()
+            / rows.groupby(["client_kind", "client_id"]).size()
+        )
         keep = share.reindex(pd.MultiIndex.from_frame(heavy[["client_kind", "client_id"]]))
         return heavy.loc[~(keep.fillna(0).to_numpy() >= 0.5)].reset_index(drop=True)
 

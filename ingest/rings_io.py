@@ -177,9 +177,7 @@ def write_detections(
 
 def _changed_risk(driver, database: str, accounts: pd.DataFrame) -> list[dict]:
     records, _, _ = driver.execute_query(READ_RISK, database_=database, routing_="r")
-    current = pd.Series(
-        {r["account_id"]: r["risk_score"] for r in records}, dtype=float
-    )
+    current = pd.Series({r["account_id"]: r["risk_score"] for r in records}, dtype=float)
     new = accounts.set_index("account_id")["risk_score"].astype(float).round(4)
     old = current.reindex(new.index)
     changed = new[old.isna() | (old.sub(new).abs() > 1e-9)]

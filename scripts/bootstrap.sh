@@ -23,7 +23,9 @@ fi
 
 need uv || python3 -m pip install --quiet --root-user-action=ignore uv
 [ -x .venv/bin/python ] || uv venv --quiet --python python3 .venv
-VIRTUAL_ENV="$PWD/.venv" uv pip install --quiet -e ".[dev]"
+# Byte-compiled once here: with PYTHONDONTWRITEBYTECODE set (as on some CI machines) every
+# process would otherwise recompile torch, scipy and pandas on each import.
+VIRTUAL_ENV="$PWD/.venv" uv pip install --quiet --compile-bytecode -e ".[dev]"
 
 .venv/bin/ringwatch neo4j install >/dev/null
 echo "bootstrap: ready ($(.venv/bin/python --version), Neo4j jars in ~/.cache/ringwatch)"

@@ -129,9 +129,7 @@ def test_components_match_networkx(seed):
         rng.random(keep.sum()),
     )
     labels = ring_candidates(graph, 0.3, max_size=n)
-    ours = {
-        frozenset(graph.account_ids[labels == c]) for c in np.unique(labels[labels >= 0])
-    }
+    ours = {frozenset(graph.account_ids[labels == c]) for c in np.unique(labels[labels >= 0])}
     assert ours == set(networkx_components(graph, 0.3))
 
 

@@ -14,8 +14,15 @@ def population(world: TinyWorld, n: int = 120) -> None:
     for i in range(n):
         for w in range(3):
             ip = f"73.{i % 200}.1.{i % 9 + 1}"
-            world.window("account", f"u{i}", ip, 24.0 * w + i % 24,
-                         n_requests=5 + i % 20, n_paths=2 + i % 6, n_creators=1 + i % 2)
+            world.window(
+                "account",
+                f"u{i}",
+                ip,
+                24.0 * w + i % 24,
+                n_requests=5 + i % 20,
+                n_paths=2 + i % 6,
+                n_creators=1 + i % 2,
+            )
 
 
 def crawler(world: TinyWorld, n_ips: int = 12, subnet: str = "45.77.10") -> set[str]:
