@@ -269,7 +269,7 @@ def _prepare_file(
         if spec.name == "accounts":
             new_accounts.append(valid["account_id"])
         for name, frame in _AGGREGATE[spec.name](valid).items():
-            parts.setdefault(name, []).append(frame)
+            parts.setdefault(name, []).append(_reduce(name, frame))
     if source.bad_lines:
         lines = pd.Series(
             [f"malformed CSV line {line}: {why}" for line, why in source.bad_lines],
@@ -555,20 +555,37 @@ def ip_nodes(ips: pd.Series) -> pd.DataFrame:
     )
 
 
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    """Object columns of text as Arrow-backed strings (a fraction of the memory)."""
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].astype("str")
+    return frame
+
+
+def _reduce(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per edge / window / account of ``frame`` (rows of one file)."""
+    if name in EDGE_COUNTERS:
+        source = "ip" if name == Rel.SENT_UA else "account_id"
+        frame = combine_edges(frame, Rel(name), source)
+    elif name in WINDOW_KEYS:
+        frame = combine_windows(frame, WINDOW_KEYS[name], replace=False)
+    elif name == "labels":
+        frame = latest_labels(frame)
+    elif name == "payment_methods":
+        frame = latest_payment_methods(frame)
+    return _compact(frame.reset_index(drop=True))
+
+
 def _finish_file(parts: dict[str, list[pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """Combine the chunks' partial aggregates into one row per edge of the file."""
     frames: dict[str, pd.DataFrame] = {}
-    for name, pieces in parts.items():
-        frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
-        if name in EDGE_COUNTERS:
-            source = "ip" if name == Rel.SENT_UA else "account_id"
-            frame = combine_edges(frame, Rel(name), source)
-        elif name in WINDOW_KEYS:
-            frame = combine_windows(frame, WINDOW_KEYS[name], replace=False)
-        elif name == "labels":
-            frame = latest_labels(frame)
-        elif name == "payment_methods":
-            frame = latest_payment_methods(frame)
-        frames[name] = frame.reset_index(drop=True)
+    for name in list(parts):
+        pieces = parts.pop(name)
+        if len(pieces) == 1:
+            frames[name] = pieces[0]
+        else:
+            frames[name] = _reduce(name, pd.concat(pieces, ignore_index=True))
     ip_columns = [
         frames[name]["key"] for name in (Rel.SIGNED_UP_FROM, Rel.USED_IP) if name in frames
     ] + [frames[n]["ip"] for n in (Rel.SENT_UA, "ip_windows", "account_windows") if n in frames]
