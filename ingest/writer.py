@@ -37,9 +37,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Rows per transaction. Measured with scripts/bench_ingest.py --batch-sizes on the
-#: 100k world (docs/ingest.md): 1k-5k pay per-transaction overhead, beyond 20k the
-#: server's transaction state grows without a gain.
+#: Rows per transaction: 2,000 rows per batch ran at half the rate of 5,000 on the 10k
+#: world; larger batches only grow the server's transaction state (docs/ingest.md has
+#: the measurements and what is still to measure on an idle machine).
 DEFAULT_BATCH_SIZE = 10_000
 #: Concurrent write transactions: Neo4j runs each on one thread, so two keep both
 #: cores of the target machine busy (measured in docs/ingest.md).
