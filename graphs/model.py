@@ -19,12 +19,22 @@ The graph is an account–identifier graph::
     (:IP)-[:IN_SUBNET]->(:Subnet)                IPv4 /24, IPv6 /48
     (:IP)-[:SENT_UA]->(:UserAgent)               logged-out request traffic from an IP
     (:Account)-[:MEMBER_OF]->(:Ring)             detection output
+    (:Ring)-[:HAS_DECISION]->(:CaseDecision)     every investigator decision on a ring
     (:IngestRun), (:DetectRun)                   run records
 
 Node properties: ``Account {account_id, created_at, country, status, email, domain,
 phone, label, label_source, label_ts}``; ``IP {ip, is_v6}`` (+ logged-out windows);
 ``Email {address, domain}``; ``PaymentMethod {payment_method_id, card_bin,
 card_country}``; ``Subnet {cidr}``; ``UserAgent {ua}``; the others only their key.
+``Account.reasons`` holds detection's sentences on why a flagged account is risky
+(:mod:`graphs.account_reasons`).
+
+Cases: a ring carries its latest decision (``status``, ``assignee``, ``note``,
+``status_by``, ``status_at``: what the queue filters on and training reads as labels);
+every decision is also kept, never overwritten, as ``CaseDecision {status, assignee,
+note, decided_by, decided_at}`` linked from the ring by ``HAS_DECISION``. Detection never
+writes either.
+
 How rare a user agent is, is its degree: ``COUNT { (:UserAgent {ua: $ua})<-[:USED_UA]-() }``
 is answered from Neo4j's degree store without touching the relationships.
 
@@ -76,6 +86,7 @@ class Label(StrEnum):
     RING = "Ring"
     INGEST_RUN = "IngestRun"
     DETECT_RUN = "DetectRun"
+    CASE_DECISION = "CaseDecision"
 
 
 class Rel(StrEnum):
@@ -93,6 +104,7 @@ class Rel(StrEnum):
     IN_SUBNET = "IN_SUBNET"
     SENT_UA = "SENT_UA"
     MEMBER_OF = "MEMBER_OF"
+    HAS_DECISION = "HAS_DECISION"
 
 
 class Prop(StrEnum):
@@ -174,6 +186,9 @@ class Prop(StrEnum):
     NOTE = "note"
     STATUS_BY = "status_by"
     STATUS_AT = "status_at"
+    # case decisions (:CaseDecision; status, assignee and note as on the ring)
+    DECIDED_BY = "decided_by"
+    DECIDED_AT = "decided_at"
 
 
 #: Account-to-identifier relationships that carry first_seen / last_seen / count,

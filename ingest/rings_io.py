@@ -11,19 +11,22 @@ The graph it writes (``output-format.md``)::
             first_seen, last_seen})
     (:Account)-[:MEMBER_OF]->(:Ring)      members of every ring
     (:IP)-[:MEMBER_OF]->(:Ring)           clients of a scraping cluster without accounts
-    (:Account {risk_score})
+    (:Account {risk_score, reasons})      reasons only on flagged accounts
     (:DetectRun {run_id, started_at, finished_at, duration_s, dataset, status, report})
 
 Idempotence: ``detected_at`` is set when a ring is created and ``status`` only then
 (``open``), so an investigator's status survives; ``last_detected_at`` is the data time
 of the detection (the newest event in the graph), so detecting again on an unchanged
-graph writes the same values; risk scores are written only where they changed.
+graph writes the same values; risk scores and account reasons are written only where
+they changed, and an account no longer flagged loses its reasons. Nothing here touches
+an investigator's decisions (``CaseDecision`` nodes, or a ring's ``assignee``, ``note``,
+``status_by``, ``status_at``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -93,6 +96,18 @@ MATCH (a:{A} {{{P.ACCOUNT_ID}: row.account_id}})
 SET a.{P.RISK_SCORE} = row.risk_score
 """
 
+READ_REASONS = f"""
+MATCH (a:{A}) WHERE a.{P.REASONS} IS NOT NULL
+RETURN a.{P.ACCOUNT_ID} AS account_id, a.{P.REASONS} AS reasons
+"""
+
+#: ``row.reasons`` null removes the property (an account no longer flagged).
+WRITE_REASONS = f"""
+UNWIND $rows AS row
+MATCH (a:{A} {{{P.ACCOUNT_ID}: row.account_id}})
+SET a.{P.REASONS} = row.reasons
+"""
+
 START_RUN = f"""
 MERGE (r:{RUN} {{{P.RUN_ID}: $run_id}})
 SET r.{P.STARTED_AT} = datetime(), r.{P.STATUS} = 'running', r.{P.DATASET} = $dataset
@@ -131,10 +146,12 @@ def write_detections(
     accounts: pd.DataFrame,
     *,
     detected_at: pd.Timestamp,
+    reasons: Mapping[str, Sequence[str]] | None = None,
     batch_size: int = 10_000,
 ) -> dict[str, int]:
-    """Write the rings (with ids), their members and every account's risk score; return
-    counts of what was written.
+    """Write the rings (with ids), their members, every account's risk score and, when
+    given, the flagged accounts' ``reasons`` (:func:`graphs.account_reasons.account_reasons`;
+    accounts left out lose theirs); return counts of what was written.
 
     ``rings`` has ``ring_id, kind, score, reasons, accounts, ips, first_seen,
     last_seen``; ``accounts`` has ``account_id, risk_score``.
@@ -167,12 +184,20 @@ def write_detections(
     changed = _changed_risk(driver, database, accounts)
     for batch in _batches(changed, batch_size):
         driver.execute_query(WRITE_RISK, rows=batch, database_=database)
-    return {
+    counts = {
         "rings": len(ring_rows),
         "account_memberships": len(member_rows),
         "ip_memberships": len(ip_rows),
         "risk_scores_written": len(changed),
     }
+    if reasons is not None:
+        reason_rows = _changed_reasons(driver, database, reasons)
+        for batch in _batches(reason_rows, batch_size):
+            driver.execute_query(WRITE_REASONS, rows=batch, database_=database)
+        cleared = sum(row["reasons"] is None for row in reason_rows)
+        counts["reasons_written"] = len(reason_rows) - cleared
+        counts["reasons_cleared"] = cleared
+    return counts
 
 
 def _changed_risk(driver, database: str, accounts: pd.DataFrame) -> list[dict]:
@@ -185,6 +210,24 @@ def _changed_risk(driver, database: str, accounts: pd.DataFrame) -> list[dict]:
         {"account_id": account_id, "risk_score": float(risk)}
         for account_id, risk in changed.items()
     ]
+
+
+def _changed_reasons(driver, database: str, reasons: Mapping[str, Sequence[str]]) -> list[dict]:
+    """Rows for WRITE_REASONS: new or changed reasons, and None for accounts whose
+    stored reasons are no longer given (no longer flagged)."""
+    records, _, _ = driver.execute_query(READ_REASONS, database_=database, routing_="r")
+    current = {r["account_id"]: list(r["reasons"]) for r in records}
+    rows = [
+        {"account_id": account_id, "reasons": list(lines)}
+        for account_id, lines in reasons.items()
+        if current.get(account_id) != list(lines)
+    ]
+    rows += [
+        {"account_id": account_id, "reasons": None}
+        for account_id in current
+        if account_id not in reasons
+    ]
+    return rows
 
 
 def start_detect_run(driver, database: str, run_id: str, dataset: str) -> None:

@@ -157,9 +157,17 @@ def detect_graph(
         from ingest import writer
 
         writer.ensure_schema(driver, database)
+        # per-account reasons for the account page (graphs/account_reasons.py)
+        from graphs.account_reasons import account_reasons
+
+        reasons = account_reasons(
+            result.rings, result.accounts, snapshot.links,
+            threshold=result.summary["thresholds"]["ring"], learned=learned,
+        )  # fmt: skip
         result.summary["written"] = rings_io.write_detections(
-            driver, database, result.rings, result.accounts, detected_at=data_time(snapshot)
-        )
+            driver, database, result.rings, result.accounts, detected_at=data_time(snapshot),
+            reasons=reasons,
+        )  # fmt: skip
     result.summary["timings_s"] = {
         "read": round(read_s, 3),
         **result.summary["timings_s"],
