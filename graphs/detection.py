@@ -33,6 +33,7 @@ import pandas as pd
 
 from graphs.components import ring_candidates
 from graphs.errors import DetectionError
+from graphs.fragments import merge_fragments
 from graphs.linking import (
     DEFAULT_WEIGHTS,
     IdentifierWeight,
@@ -84,6 +85,7 @@ class DetectConfig:
     clique_limit: int = 60
     max_ring_size: int = 80
     ring_threshold: float = 0.5
+    merge_fragments: bool = True  # join candidates paying one small creator together
     scorer: str = "auto"  # auto (learned when labels allow, else rule), rule or learned
     scraping_threshold: float = 0.5
     seed: int = 0
@@ -94,6 +96,7 @@ class DetectConfig:
             "clique_limit": self.clique_limit,
             "max_ring_size": self.max_ring_size,
             "ring_threshold": self.ring_threshold,
+            "merge_fragments": self.merge_fragments,
             "scraping_threshold": self.scraping_threshold,
             "scorer": self.scorer,
             "weights": {k: [w.base, w.typical] for k, w in self.weights.items()},
@@ -162,6 +165,10 @@ def detect(
     candidate_of = ring_candidates(
         graph, config.link_threshold, max_size=config.max_ring_size, seed=config.seed
     )
+    if config.merge_fragments:
+        candidate_of = merge_fragments(
+            candidate_of, graph.account_ids, memberships, max_size=config.max_ring_size
+        )
     began = timer.stage("components", began)
     features, shared = ring_features(
         snapshot, graph, candidate_of, link_threshold=config.link_threshold, learned=learned,
