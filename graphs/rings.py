@@ -92,6 +92,8 @@ RING_FEATURES = (
     "learned_max",
 )
 _LABEL_FEATURES = ("fraud_labels", "legit_labels")
+#: The GNN's per-account scores: evidence added after either scorer (see learned_evidence).
+_LEARNED_FEATURES = ("learned_mean", "learned_max")
 #: Sign-ups within this window of each other count as one burst.
 BURST_WINDOW = pd.Timedelta("3h")
 
@@ -390,8 +392,28 @@ RULE_WEIGHTS: Mapping[str, RuleTerm] = {
     # one mailbox behind four or more accounts (a parent's +tags cover two or three)
     "email_collision_accounts": RuleTerm(2.5, 3, 5),
     "creator_share": RuleTerm(0.5, 0.3, 0.8),
-    "learned_mean": RuleTerm(4.0, 0.3, 0.9),
 }
+
+#: The GNN's evidence, added to the logit of either scorer: nothing while the members'
+#: mean calibrated risk stays under 0.3 (it never lowers a score, so look-alikes the GNN
+#: calls legit are unaffected), up to +4 when it reaches 0.9.
+LEARNED_EVIDENCE = RuleTerm(4.0, 0.3, 0.9)
+
+
+def learned_evidence(features: pd.DataFrame) -> np.ndarray:
+    """Log-odds added for the GNN's per-account risk of a candidate's members.
+
+    The structural scorers never see the learned score as a feature: a tree fitted on a
+    few dozen labelled candidates learns noise from it (it wrote households as rings on
+    the 20k world). Instead the calibrated score enters once, as documented evidence.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> learned_evidence(pd.DataFrame({"learned_mean": [0.05, 0.6, 0.95]})).round(2).tolist()
+    [0.0, 2.0, 4.0]
+    """
+    return LEARNED_EVIDENCE.weight * LEARNED_EVIDENCE.ramp(features, "learned_mean")
 
 
 class RingScorer:
@@ -415,7 +437,7 @@ class RingScorer:
             raise NotFittedError(f"{type(self).__name__} is not fitted: call fit() first")
         if features.empty:
             return pd.Series(dtype=float, index=features.index, name="score")
-        logit = self._logit(features) + label_evidence(features)
+        logit = self._logit(features) + label_evidence(features) + learned_evidence(features)
         return pd.Series(1.0 / (1.0 + np.exp(-logit)), index=features.index, name="score")
 
     def predict(self, features: pd.DataFrame) -> pd.Series:
@@ -473,7 +495,7 @@ class LearnedRingScorer(RingScorer):
 
     @property
     def feature_names(self) -> list[str]:
-        return [f for f in RING_FEATURES if f not in _LABEL_FEATURES]
+        return [f for f in RING_FEATURES if f not in (*_LABEL_FEATURES, *_LEARNED_FEATURES)]
 
     def _fit(self, features: pd.DataFrame, target: pd.Series) -> None:
         from sklearn.calibration import CalibratedClassifierCV
