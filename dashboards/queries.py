@@ -28,6 +28,8 @@ from graphs.model import (
     Prop,
     Rel,
 )
+from ingest import analyst
+from ingest.analyst import QueryResult
 
 __all__ = [
     "IDENTIFIER_LABELS",
@@ -41,6 +43,8 @@ __all__ = [
     "RingPage",
     "account_data",
     "account_neighbours",
+    "case_history",
+    "graph_value",
     "identifier_neighbourhood",
     "my_cases",
     "neighbour_counts",
@@ -97,7 +101,7 @@ NEIGHBOUR_COUNT_CAP = 10_000
 #: turns them into ``datetime`` in Python.
 MEMBER_PROPS = (
     f"{{.{P.ACCOUNT_ID}, .{P.IP}, .{P.RISK_SCORE}, {P.CREATED_AT}: m.{P.CREATED_AT}.epochMillis, "
-    f".{P.STATUS}, .{P.LABEL}, .{P.COUNTRY}, .{P.ACCOUNT_EMAIL}}}"
+    f".{P.STATUS}, .{P.LABEL}, .{P.COUNTRY}, .{P.ACCOUNT_EMAIL}, .{P.REASONS}}}"
 )
 IDENTIFIER_PROPS = f"{{.{P.DOMAIN}, .{P.CARD_BIN}, .{P.CARD_COUNTRY}, .{P.IS_V6}}}"
 RING_PROPS = (
@@ -683,9 +687,14 @@ class CaseUpdate:
 
 
 #: Only the case properties are written: detection owns the rest of the ring, and
-#: re-detection leaves these alone (see docs/dashboard.md).
+#: re-detection leaves these alone (see docs/dashboard.md). The ring keeps the latest
+#: decision (the queue filters on it, training reads it as labels); every decision is
+#: also kept as its own node, so earlier ones are never lost.
 SET_CASE = f"""
 MATCH (r:{R} {{{P.RING_ID}: $ring_id}})
+CREATE (r)-[:{Rel.HAS_DECISION}]->(:{Label.CASE_DECISION} {{
+    {P.STATUS}: $status, {P.ASSIGNEE}: $assignee, {P.NOTE}: $note,
+    {P.DECIDED_BY}: $by, {P.DECIDED_AT}: datetime($at)}})
 SET r.{P.STATUS} = $status, r.{P.ASSIGNEE} = $assignee, r.{P.NOTE} = $note,
     r.{P.STATUS_BY} = $by, r.{P.STATUS_AT} = datetime($at)
 RETURN r{RING_PROPS} AS ring
@@ -695,7 +704,8 @@ RETURN r{RING_PROPS} AS ring
 def set_case(
     driver, database: str, ring_id: str, update: CaseUpdate, *, at: datetime | None = None
 ) -> dict[str, Any] | None:
-    """Record the decision on the ring (who and when too); None if there is no such ring."""
+    """Record the decision on the ring and in its history (who and when too); None if
+    there is no such ring."""
     at = at or datetime.now(UTC)
     records, _, _ = driver.execute_query(
         SET_CASE,
@@ -710,6 +720,20 @@ def set_case(
         database_=database,
     )
     return _native(records[0]["ring"]) if records else None
+
+
+CASE_HISTORY = f"""
+MATCH (:{R} {{{P.RING_ID}: $ring_id}})-[:{Rel.HAS_DECISION}]->(d:{Label.CASE_DECISION})
+RETURN d{{.{P.STATUS}, .{P.ASSIGNEE}, .{P.NOTE}, .{P.DECIDED_BY}, .{P.DECIDED_AT}}} AS decision
+ORDER BY d.{P.DECIDED_AT} DESC
+LIMIT $limit
+"""
+
+
+def case_history(driver, database: str, ring_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+    """The ring's decisions, newest first (at most ``limit``)."""
+    rows = _read(driver, database, CASE_HISTORY, ring_id=ring_id, limit=limit)
+    return [row["decision"] for row in rows]
 
 
 MY_CASES = f"""
@@ -730,18 +754,9 @@ def my_cases(driver, database: str, me: str, *, limit: int = 500) -> list[dict[s
 
 
 # ------------------------------------------------------------------- cypher
-@dataclass
-class QueryResult:
-    """A read-only query's result, with graph values as plain dicts (``_node``, ``_rel``,
-    ``_path``) for :func:`dashboards.views.cypher_elements`."""
-
-    columns: list[str]
-    rows: list[list[Any]]
-    truncated: bool  # more rows than the limit existed; the rest were not read
-
-
-def _plain(value: Any) -> Any:
-    """Driver values to plain Python: nodes, relationships and paths as tagged dicts."""
+def graph_value(value: Any) -> Any:
+    """Driver values to plain Python: nodes, relationships and paths as tagged dicts
+    (``_node``, ``_rel``, ``_path``) for :func:`dashboards.views.cypher_elements`."""
     from neo4j.graph import Node, Path, Relationship
 
     if isinstance(value, Node):
@@ -765,14 +780,14 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return {
             "_path": {
-                "nodes": [_plain(n)["_node"] for n in value.nodes],
-                "rels": [_plain(r)["_rel"] for r in value.relationships],
+                "nodes": [graph_value(n)["_node"] for n in value.nodes],
+                "rels": [graph_value(r)["_rel"] for r in value.relationships],
             }
         }
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [graph_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: graph_value(v) for k, v in value.items()}
     return _native(value)
 
 
@@ -781,12 +796,6 @@ def saved_queries() -> dict[str, Any]:
     from graphs.queries import load_queries
 
     return load_queries()
-
-
-WRITE_REFUSED = (
-    "Refused: this query would change the database ({what}). The Cypher page only runs "
-    "read-only queries; nothing was changed."
-)
 
 
 def run_read_only(
@@ -798,58 +807,11 @@ def run_read_only(
     timeout_s: float = 10.0,
     row_limit: int = 1000,
 ) -> QueryResult:
-    """Run an analyst's query in a read transaction with a timeout, reading at most
-    ``row_limit`` rows.
-
-    Two guards: the query is planned first (``EXPLAIN``) and refused unless the planner
-    calls it read-only, and it then runs in a transaction opened in read access mode,
-    where the server itself rejects any write. Errors become
-    :class:`graphs.errors.QueryError` with the server's message.
-
-    The same guards as :func:`ingest.analyst.run_read_only`, which ``ringwatch cypher``
-    uses; this one keeps nodes, relationships and paths as such (tagged dicts) so the
-    page can draw them, where that one flattens nodes to their properties for a table.
-    """
-    from neo4j import READ_ACCESS, unit_of_work
-    from neo4j.exceptions import ClientError, Neo4jError
-
-    from graphs.errors import QueryError
-
-    text = (text or "").strip().rstrip(";")
-    if not text:
-        raise QueryError("Empty query.")
-    params = dict(params or {})
-
-    def work(tx) -> QueryResult:
-        if not text.upper().startswith(("EXPLAIN", "PROFILE")):
-            plan = tx.run("EXPLAIN " + text, params).consume()
-            if plan.query_type not in ("r", None):
-                kind = {"w": "a write", "rw": "a read and write", "s": "a schema change"}
-                raise QueryError(WRITE_REFUSED.format(what=kind.get(plan.query_type, "a write")))
-        result = tx.run(text, params)
-        columns = list(result.keys())
-        rows: list[list[Any]] = []
-        for record in result:
-            if len(rows) == row_limit:
-                return QueryResult(columns, rows, truncated=True)
-            rows.append([_plain(v) for v in record.values()])
-        return QueryResult(columns, rows, truncated=False)
-
-    try:
-        with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
-            return session.execute_read(unit_of_work(timeout=timeout_s)(work))
-    except ClientError as error:
-        code = error.code or ""
-        if (
-            "AccessMode" in code
-            or "ForbiddenDueToTransactionType" in code
-            or (
-                "write" in (error.message or "").lower() and "read" in (error.message or "").lower()
-            )
-        ):
-            raise QueryError(WRITE_REFUSED.format(what=error.message)) from None
-        if "TransactionTimedOut" in code or "timed out" in (error.message or "").lower():
-            raise QueryError(f"Stopped after the {timeout_s:g} s time limit.") from None
-        raise QueryError(error.message or str(error)) from None
-    except Neo4jError as error:
-        raise QueryError(error.message or str(error)) from None
+    """An analyst's query through the one read-only runner,
+    :func:`ingest.analyst.run_read_only` (what ``ringwatch cypher`` uses too: writes
+    refused, server-side timeout, row limit), keeping graph values for drawing
+    (:func:`graph_value`)."""
+    return analyst.run_read_only(
+        driver, database, text, params, timeout_s=timeout_s, row_limit=row_limit,
+        convert=graph_value,
+    )  # fmt: skip

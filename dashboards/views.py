@@ -27,6 +27,7 @@ __all__ = [
     "account_neighbour_rows",
     "account_reasons",
     "account_timeline_figure",
+    "case_history_rows",
     "case_rows",
     "case_summary",
     "cell_text",
@@ -560,6 +561,7 @@ def members_rows(members: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 "country": props.get(P.COUNTRY) or "",
                 "email": props.get(P.ACCOUNT_EMAIL) or "",
                 "label": props.get(P.LABEL) or "",
+                "reasons": "; ".join(props.get(P.REASONS) or []),
             }
         )
     return rows
@@ -601,6 +603,44 @@ def case_summary(ring: Mapping[str, Any]) -> str:
     return text
 
 
+def case_history_rows(
+    ring: Mapping[str, Any], decisions: Sequence[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows of the ring's decision history, newest first. A ring decided before history
+    was kept has no decision nodes: its latest decision (on the ring) stands alone.
+
+    >>> at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    >>> rows = case_history_rows({}, [{"status": "confirmed", "decided_by": "ann",
+    ...     "decided_at": at, "assignee": None, "note": "cards"}])
+    >>> [(r["when"], r["by"], r["status"], r["note"]) for r in rows]
+    [('2026-03-01 09:30', 'ann', 'confirmed', 'cards')]
+    >>> case_history_rows({"status": "dismissed", "status_by": "bo", "status_at": at}, [])[0]["by"]
+    'bo'
+    >>> case_history_rows({"status": "open"}, [])
+    []
+    """
+    if not decisions and ring.get(P.STATUS_BY):
+        decisions = [
+            {
+                P.STATUS: ring.get(P.STATUS),
+                P.ASSIGNEE: ring.get(P.ASSIGNEE),
+                P.NOTE: ring.get(P.NOTE),
+                P.DECIDED_BY: ring[P.STATUS_BY],
+                P.DECIDED_AT: ring.get(P.STATUS_AT),
+            }
+        ]
+    return [
+        {
+            "when": format_time(d.get(P.DECIDED_AT)),
+            "by": d.get(P.DECIDED_BY) or "",
+            "status": d.get(P.STATUS) or "",
+            "assignee": d.get(P.ASSIGNEE) or "",
+            "note": d.get(P.NOTE) or "",
+        }
+        for d in decisions
+    ]
+
+
 # ---------------------------------------------------------------- account view
 def identifier_rows(identifiers: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The account's identifiers table: one row per usage edge."""
@@ -625,22 +665,21 @@ def identifier_rows(identifiers: Iterable[Mapping[str, Any]]) -> list[dict[str, 
 def account_reasons(
     account: Mapping[str, Any], rings: Sequence[Mapping[str, Any]]
 ) -> list[tuple[str | None, str]]:
-    """Why the account scores as it does: ``(ring_id or None, text)`` lines: the risk
-    model's own reasons where the nightly job stored them (``Account.reasons``, from
-    :func:`gnn.explain.reasons`), then one line per ring it belongs to.
+    """Why the account scores as it does: ``(ring_id or None, text)`` lines: detection's
+    sentences on the account itself (``Account.reasons``, written nightly for flagged
+    accounts by :func:`graphs.account_reasons.account_reasons`), then one line per ring it
+    belongs to with that ring's reasons.
 
-    >>> lines = account_reasons({"risk_score": 0.9, "reasons": ["uses a card shared by 7"]},
+    >>> lines = account_reasons({"risk_score": 0.9, "reasons": ["shares device d1 with 7"]},
     ...     [{"ring_id": "R-1", "kind": "scraping", "score": 0.91, "status": "open",
     ...       "reasons": ["5 IPs in one /24"]}])
     >>> for line in lines: print(line)
-    (None, 'model: uses a card shared by 7')
+    (None, 'shares device d1 with 7')
     ('R-1', ' (scraping, score 0.910, open): 5 IPs in one /24')
     >>> account_reasons({}, [])
     [(None, 'Not scored and in no ring.')]
     """
-    lines: list[tuple[str | None, str]] = [
-        (None, f"model: {reason}") for reason in account.get(P.REASONS) or []
-    ]
+    lines: list[tuple[str | None, str]] = [(None, str(r)) for r in account.get(P.REASONS) or []]
     for ring in rings:
         reasons = "; ".join(ring.get(P.REASONS) or []) or "no reasons recorded"
         score = float(ring.get(P.SCORE) or 0)

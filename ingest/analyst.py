@@ -1,44 +1,73 @@
 """Running analyst queries read-only, with a timeout and a row limit.
 
-:func:`run_read_only` is what ``ringwatch cypher`` and the dashboard use: the query is
-first planned with ``EXPLAIN`` and refused unless the planner says it only reads; it then
-runs in a read transaction (``session.execute_read``, routed to readers, in a session of
-READ access mode, so the server refuses writes too) with a server-side timeout; at most
-``row_limit`` rows are kept and the result says whether more were there.
+:func:`run_read_only` is the one runner that both ``ringwatch cypher`` and the
+dashboard's Cypher page use. Two guards: the query is first planned (``EXPLAIN``) and
+refused unless the planner calls it read-only, and it then runs in a read transaction
+(``session.execute_read`` in a session of READ access mode, so the server itself rejects
+any write, e.g. ``PROFILE CREATE``, APOC's ``runWrite`` or ``CALL {...} IN
+TRANSACTIONS``), with a server-side timeout; at most ``row_limit`` rows are read and the
+result says whether more were there. Each value goes through a converter: by default
+:func:`plain_value` (nodes as their property maps, times as ISO text, for a table); the
+dashboard passes its own to keep nodes and relationships for drawing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from graphs.errors import QueryError
 from graphs.queries import AnalystQuery, load_queries
 
-__all__ = ["QueryResult", "format_table", "run_named", "run_read_only"]
+__all__ = [
+    "WRITE_REFUSED",
+    "QueryResult",
+    "format_table",
+    "plain_value",
+    "run_named",
+    "run_read_only",
+]
 
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_ROW_LIMIT = 1000
+WRITE_REFUSED = (
+    "Refused: this query would change the database ({what}). Only read-only queries "
+    "run here; nothing was changed."
+)
+#: Leading whitespace and comments, skipped to read the query's first keyword.
+_LEADING_COMMENTS = re.compile(r"(?:\s+|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
+_QUERY_TYPES = {"w": "it writes", "rw": "it reads and writes", "s": "a schema change"}
 
 
 @dataclass(frozen=True)
 class QueryResult:
     columns: list[str]
     rows: list[list[object]]
-    truncated: bool  # more rows than the limit were available
+    truncated: bool  # more rows than the limit were available; the rest were not read
 
 
-def _plain(value: object) -> object:
+def plain_value(value: object) -> object:
     """Driver values as plain Python (nodes as their properties, times as ISO text)."""
     if hasattr(value, "iso_format"):
         return value.iso_format()
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain_value(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_value(v) for k, v in value.items()}
     if hasattr(value, "items") and hasattr(value, "labels"):  # a Node
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_value(v) for k, v in value.items()}
     return value
+
+
+def _refused_by_server(code: str, message: str) -> bool:
+    """The server rejected a write in the read transaction."""
+    lowered = message.lower()
+    return (
+        "AccessMode" in code
+        or "ForbiddenDueToTransactionType" in code
+        or ("write" in lowered and "read" in lowered)
+    )
 
 
 def run_read_only(
@@ -49,36 +78,58 @@ def run_read_only(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     row_limit: int = DEFAULT_ROW_LIMIT,
+    convert: Callable[[object], object] = plain_value,
 ) -> QueryResult:
-    """Run Cypher ``text`` read-only; raise :class:`QueryError` if it would write or fails."""
+    """Run Cypher ``text`` read-only; each value of a row goes through ``convert``.
+
+    Raises :class:`QueryError` with a clear message when the query would write (starting
+    "Refused: this query would change the database"), does not plan, fails, or runs past
+    ``timeout_s``.
+    """
     from neo4j import READ_ACCESS, unit_of_work
     from neo4j.exceptions import ClientError, Neo4jError
 
+    text = (text or "").strip().rstrip(";")
+    if not text:
+        raise QueryError("Empty query.")
     params = dict(params or {})
-    try:
-        _, summary, _ = driver.execute_query(
-            "EXPLAIN " + text, params, database_=database, routing_="r"
-        )
-    except Neo4jError as error:
-        raise QueryError(f"query does not plan: {error.message}") from None
-    if summary.query_type != "r":
-        raise QueryError(f"refusing a query that writes (query type {summary.query_type!r})")
 
-    @unit_of_work(timeout=timeout_s)
+    # EXPLAIN and PROFILE cannot be planned again; PROFILE of a write is refused by the
+    # read transaction itself
+    planned_already = (
+        text[_LEADING_COMMENTS.match(text).end() :].upper().startswith(("EXPLAIN", "PROFILE"))
+    )
+
     def work(tx) -> QueryResult:
+        if not planned_already:
+            try:
+                plan = tx.run("EXPLAIN " + text, params).consume()
+            except ClientError as error:
+                raise QueryError(f"Query does not plan: {error.message}") from None
+            if plan.query_type not in ("r", None):
+                what = _QUERY_TYPES.get(plan.query_type, "it writes")
+                raise QueryError(WRITE_REFUSED.format(what=what))
         result = tx.run(text, params)
-        rows = []
+        columns = list(result.keys())
+        rows: list[list[object]] = []
         for record in result:
             if len(rows) == row_limit:
-                return QueryResult(list(result.keys()), rows, truncated=True)
-            rows.append([_plain(v) for v in record.values()])
-        return QueryResult(list(result.keys()), rows, truncated=False)
+                return QueryResult(columns, rows, truncated=True)
+            rows.append([convert(v) for v in record.values()])
+        return QueryResult(columns, rows, truncated=False)
 
     try:
         with driver.session(database=database, default_access_mode=READ_ACCESS) as session:
-            return session.execute_read(work)
+            return session.execute_read(unit_of_work(timeout=timeout_s)(work))
     except ClientError as error:
-        raise QueryError(f"query failed: {error.message}") from None
+        code, message = error.code or "", error.message or str(error)
+        if _refused_by_server(code, message):
+            raise QueryError(WRITE_REFUSED.format(what=message)) from None
+        if "TransactionTimedOut" in code or "timed out" in message.lower():
+            raise QueryError(f"Stopped after the {timeout_s:g} s time limit.") from None
+        raise QueryError(f"Query failed: {message}") from None
+    except Neo4jError as error:
+        raise QueryError(f"Query failed: {error.message or error}") from None
 
 
 def run_named(

@@ -33,7 +33,9 @@ TABLE_STYLE = {"textAlign": "left", "fontSize": 13, "padding": "4px 8px", "maxWi
 
 def _risk_block(account: dict, rings: list[dict]) -> html.Div:
     risk = account.get(P.RISK_SCORE)
-    reasons = views.account_reasons(account, rings)
+    lines = views.account_reasons(account, rings)
+    own = [text for ring_id, text in lines if ring_id is None]
+    in_rings = [(ring_id, text) for ring_id, text in lines if ring_id]
     return html.Div(
         className="rw-panel",
         children=[
@@ -43,13 +45,13 @@ def _risk_block(account: dict, rings: list[dict]) -> html.Div:
                 className="rw-risk",
                 style={"backgroundColor": views.risk_color(risk)},
             ),
+            html.Ul([html.Li(text) for text in own], id="account-reasons"),
             html.Ul(
                 [
                     html.Li([dcc.Link(ring_id, href=f"/ring/{quote(ring_id, safe='')}"), text])
-                    if ring_id
-                    else html.Li(text)
-                    for ring_id, text in reasons
-                ]
+                    for ring_id, text in in_rings
+                ],
+                id="account-rings",
             ),
         ],
     )

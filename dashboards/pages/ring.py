@@ -26,6 +26,7 @@ MEMBER_COLUMNS = [
     {"name": "country", "id": "country"},
     {"name": "email", "id": "email"},
     {"name": "label", "id": "label"},
+    {"name": "reasons", "id": "reasons"},
 ]
 
 
@@ -62,7 +63,12 @@ def _legend() -> html.Div:
     )
 
 
-def _case_panel(ring: dict) -> html.Div:
+HISTORY_COLUMNS = [
+    {"name": name, "id": name} for name in ("when", "by", "status", "assignee", "note")
+]
+
+
+def _case_panel(ring: dict, history: list[dict]) -> html.Div:
     return html.Div(
         className="rw-panel",
         children=[
@@ -82,6 +88,15 @@ def _case_panel(ring: dict) -> html.Div:
             dcc.Textarea(id="ring-case-note", value=ring.get("note") or "", placeholder="note"),
             html.Button("Save decision", id="ring-case-save", n_clicks=0),
             html.P(views.case_summary(ring), id="ring-case-message", className="rw-muted"),
+            html.H5("Decisions, newest first"),
+            dash_table.DataTable(
+                id="ring-case-history",
+                columns=HISTORY_COLUMNS,
+                data=views.case_history_rows(ring, history),
+                page_size=10,
+                style_cell={"textAlign": "left", "fontSize": 12, "padding": "2px 6px"},
+                style_data={"whiteSpace": "normal", "height": "auto"},
+            ),
         ],
     )
 
@@ -118,6 +133,7 @@ def layout(ring_id: str | None = None, **_):
     data = queries.ring_graph_data(c.driver, c.database, ring_id)
     if data is None:
         return html.Div([html.H2("No such ring"), html.P(f"There is no ring {ring_id!r}.")])
+    history = queries.case_history(c.driver, c.database, ring_id)
     slider = views.time_slider(views.time_bounds(data.identifiers))
     elements = views.ring_elements(data.members, data.identifiers)
     return html.Div(
@@ -127,7 +143,8 @@ def layout(ring_id: str | None = None, **_):
             dcc.Store(id="ring-expanded", data={}),
             dcc.Store(id="ring-open", data=[]),
             html.Div(
-                [_header(data.ring, data.size), _case_panel(data.ring)], className="rw-two-cols"
+                [_header(data.ring, data.size), _case_panel(data.ring, history)],
+                className="rw-two-cols",
             ),
             html.Div(
                 className="rw-slider",
@@ -233,6 +250,7 @@ def details_panel(node: dict) -> list:
 
 @callback(
     Output("ring-case-message", "children"),
+    Output("ring-case-history", "data"),
     Input("ring-case-save", "n_clicks"),
     State("ring-case-status", "value"),
     State("ring-case-assignee", "value"),
@@ -245,8 +263,9 @@ def save_case(_clicks, status, assignee, note, ring_id):
     update = queries.CaseUpdate(status=status, assignee=assignee, note=note, by=current_user())
     ring = queries.set_case(c.driver, c.database, ring_id, update)
     if ring is None:
-        return f"Ring {ring_id} no longer exists; nothing saved."
-    return "Saved. " + views.case_summary(ring)
+        return f"Ring {ring_id} no longer exists; nothing saved.", no_update
+    history = queries.case_history(c.driver, c.database, ring_id)
+    return "Saved. " + views.case_summary(ring), views.case_history_rows(ring, history)
 
 
 @callback(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -147,10 +147,21 @@ def test_a_case_decision_is_stored_listed_and_survives_redetection(db, sample_gr
     ring = next(r for r in sample_graph["rings"] if r[P.STATUS] == "open")
     ring_id = ring[P.RING_ID]
     update = queries.CaseUpdate(status="in_progress", assignee="ann", note="check cards", by="bo")
-    saved = queries.set_case(driver, database, ring_id, update)
+    first_at = datetime(2026, 3, 20, 9, 0, tzinfo=UTC)
+    saved = queries.set_case(driver, database, ring_id, update, at=first_at)
     assert saved[P.STATUS] == "in_progress" and saved[P.STATUS_BY] == "bo"
     assert ring_id in {c["ring_id"] for c in queries.my_cases(driver, database, "ann")}
     assert ring_id in {c["ring_id"] for c in queries.my_cases(driver, database, "bo")}
+    second = queries.CaseUpdate(status="confirmed", assignee="ann", note="same cards", by="cy")
+    latest = queries.set_case(driver, database, ring_id, second, at=first_at + timedelta(hours=2))
+    assert (latest[P.STATUS], latest[P.STATUS_BY]) == ("confirmed", "cy")
+    history = queries.case_history(driver, database, ring_id)
+    assert [(d[P.STATUS], d[P.DECIDED_BY], d[P.NOTE]) for d in history] == [
+        ("confirmed", "cy", "same cards"),
+        ("in_progress", "bo", "check cards"),
+    ]
+    assert history[0][P.DECIDED_AT] == first_at + timedelta(hours=2)
+    assert ring_id in {c["ring_id"] for c in queries.my_cases(driver, database, "cy")}
 
     # the next night finds the same ring again: detection's write-back keeps the case
     members = _members(sample_graph, ring_id)
@@ -174,10 +185,11 @@ def test_a_case_decision_is_stored_listed_and_survives_redetection(db, sample_gr
     summary, _ = queries.ring_summary(driver, database, ring_id)
     assert summary[P.SCORE] == 0.99
     assert (summary[P.STATUS], summary[P.ASSIGNEE], summary[P.NOTE]) == (
-        "in_progress",
+        "confirmed",
         "ann",
-        "check cards",
+        "same cards",
     )
+    assert queries.case_history(driver, database, ring_id) == history
     assert queries.set_case(driver, database, "R-missing", update) is None
     with pytest.raises(ValueError, match="status 'closed' is not one of"):
         queries.CaseUpdate(status="closed", assignee=None, note=None, by="bo")

@@ -191,13 +191,17 @@ def test_queue_sort(sort_by, expected):
 
 
 def test_members_rows_and_csv_export():
-    rows = views.members_rows([_member("a-1", 0.91), _member("1.2.3.4", None, label="IP")])
+    flagged = _member("a-1", 0.91)
+    flagged["props"]["reasons"] = ["member of ring R-1", "shares device d1 with 3 others"]
+    rows = views.members_rows([flagged, _member("1.2.3.4", None, label="IP")])
     assert rows[0]["link"] == "[a-1](/account/a-1)"
+    assert rows[0]["reasons"] == "member of ring R-1; shares device d1 with 3 others"
     assert rows[1]["link"].startswith("[1.2.3.4](/identifier?label=IP&key=1.2.3.4)")
     text = views.members_csv(rows)
     lines = text.splitlines()
-    assert lines[0] == "type,id,risk_score,created_at,status,country,email,label"
+    assert lines[0] == "type,id,risk_score,created_at,status,country,email,label,reasons"
     assert lines[1].startswith("Account,a-1,0.91,2026-03-01 00:00")
+    assert lines[1].endswith(",member of ring R-1; shares device d1 with 3 others")
     assert lines[2].startswith("IP,1.2.3.4,,")
     assert views.members_csv([]) == ""
 
@@ -240,6 +244,39 @@ def test_case_rows_and_summary():
     assert row["ring_id"] == "[R-9](/ring/R-9)"
     assert row["decided"] == "ann 2026-03-01 00:00"
     assert views.case_summary(case) == "confirmed by ann at 2026-03-01 00:00; assigned to bo"
+
+
+def test_case_history_rows_newest_first_and_a_ring_decided_before_history():
+    decisions = [
+        {"status": "dismissed", "decided_by": "bo", "decided_at": T0 + timedelta(hours=1),
+         "assignee": "ann", "note": None},
+        {"status": "confirmed", "decided_by": "ann", "decided_at": T0, "assignee": None,
+         "note": "same card"},
+    ]  # fmt: skip
+    rows = views.case_history_rows({"status": "dismissed", "status_by": "bo"}, decisions)
+    assert [(r["when"], r["by"], r["status"], r["assignee"], r["note"]) for r in rows] == [
+        ("2026-03-01 01:00", "bo", "dismissed", "ann", ""),
+        ("2026-03-01 00:00", "ann", "confirmed", "", "same card"),
+    ]
+    old = {"status": "confirmed", "status_by": "ann", "status_at": T0, "note": "n"}
+    assert views.case_history_rows(old, []) == [
+        {"when": "2026-03-01 00:00", "by": "ann", "status": "confirmed", "assignee": "",
+         "note": "n"}
+    ]  # fmt: skip
+    assert views.case_history_rows({"status": "open"}, []) == []
+
+
+def test_account_reasons_put_the_accounts_own_sentences_before_its_rings():
+    account = {"risk_score": 0.93, "reasons": ["member of fake_account ring R-1 (score 0.930, "
+               "4 accounts)", "shares device d1 with 3 other accounts"]}  # fmt: skip
+    ring = {"ring_id": "R-1", "kind": "fake_account", "score": 0.93, "status": "confirmed",
+            "reasons": ["4 accounts share 1 device"]}  # fmt: skip
+    assert views.account_reasons(account, [ring]) == [
+        (None, account["reasons"][0]),
+        (None, "shares device d1 with 3 other accounts"),
+        ("R-1", " (fake_account, score 0.930, confirmed): 4 accounts share 1 device"),
+    ]
+    assert views.account_reasons({"risk_score": 0.0}, []) == [(None, "In no ring.")]
 
 
 def test_account_neighbour_rows():

@@ -159,16 +159,37 @@ def test_signup_bursts_by_subnet(known_graph, neo4j_settings):
     assert narrow == []
 
 
+WRITES = [
+    "MATCH (n) DETACH DELETE n",
+    "CREATE (:Account {account_id: 'evil'})",
+    "MATCH (a:Account) SET a.label = 'fraud'",
+    "CREATE INDEX evil FOR (n:Evil) ON (n.x)",
+    "CALL apoc.cypher.runWrite('CREATE (:Evil)', {})",
+    "PROFILE MATCH (a:Account) SET a.label = 'fraud'",
+    "CALL { CREATE (:Evil) } IN TRANSACTIONS",
+]
+
+
+def _state(driver, db):
+    records, _, _ = driver.execute_query(
+        "MATCH (n) RETURN count(n) AS n, collect(DISTINCT n.label) AS labels", database_=db
+    )
+    return records[0].data()
+
+
 @pytestmark_neo4j
-def test_runner_refuses_writes_and_changes_nothing(known_graph, neo4j_settings):
+@pytest.mark.parametrize("text", WRITES)
+def test_runner_refuses_writes_and_changes_nothing(known_graph, neo4j_settings, text):
+    """``ringwatch cypher`` (run_named) and the dashboard's page share this runner; the
+    dashboard's own caller is tested in tests/dashboards/test_queries.py."""
     db = neo4j_settings.database
-    before = known_graph.execute_query("MATCH (n) RETURN count(n) AS n", database_=db)[0]
-    for text in ("MATCH (n) DETACH DELETE n", "CREATE (:Account {account_id: 'evil'})",
-                 "MATCH (a:Account) SET a.label = 'fraud'"):  # fmt: skip
-        with pytest.raises(QueryError, match="writes"):
-            run_read_only(known_graph, db, text)
-    after = known_graph.execute_query("MATCH (n) RETURN count(n) AS n", database_=db)[0]
-    assert before[0]["n"] == after[0]["n"]
+    before = _state(known_graph, db)
+    with pytest.raises(QueryError, match=r"^Refused: this query would change the database"):
+        run_read_only(known_graph, db, text)
+    library = {"evil": parse_query("evil", "// writes\n" + text)}
+    with pytest.raises(QueryError, match=r"^Refused: this query would change the database"):
+        run_named(known_graph, db, "evil", {}, library=library)
+    assert _state(known_graph, db) == before
 
 
 @pytestmark_neo4j
@@ -182,5 +203,10 @@ def test_runner_keeps_to_the_row_limit(known_graph, neo4j_settings):
 
 @pytestmark_neo4j
 def test_runner_reports_a_bad_query_as_a_query_error(known_graph, neo4j_settings):
-    with pytest.raises(QueryError, match="does not plan"):
+    with pytest.raises(QueryError, match="does not plan: Invalid input"):
         run_read_only(known_graph, neo4j_settings.database, "MATCH (n RETURN n")
+    with pytest.raises(QueryError, match="time limit"):
+        run_read_only(known_graph, neo4j_settings.database, "CALL apoc.util.sleep(5000)",
+                      timeout_s=1)  # fmt: skip
+    with pytest.raises(QueryError, match="Empty query"):
+        run_read_only(known_graph, neo4j_settings.database, "  ;")

@@ -92,6 +92,43 @@ def test_members_that_left_a_ring_lose_their_membership(empty_db, neo4j_settings
     assert _membership(empty_db, db) == {night1.at[0, "ring_id"]: {"a1", "a2", "a3"}}
 
 
+def _reasons(driver, db) -> dict[str, list[str]]:
+    records, _, _ = driver.execute_query(
+        "MATCH (a:Account) WHERE a.reasons IS NOT NULL RETURN a.account_id AS id, a.reasons AS r",
+        database_=db,
+    )
+    return {r["id"]: r["r"] for r in records}
+
+
+def test_account_reasons_are_written_where_changed_and_cleared_when_unflagged(
+    empty_db, neo4j_settings
+):
+    db = neo4j_settings.database
+    writer.ensure_schema(empty_db, db)
+    _accounts(empty_db, db, ["a1", "a2", "a3"])
+    rings = assign_ring_ids(_rings(["a1", "a2", "a3"]))
+    first = {"a1": ["member of ring x"], "a2": ["member of ring x", "shares device d"]}
+    counts = rings_io.write_detections(
+        empty_db, db, rings, _risk(["a1", "a2", "a3"]), detected_at=T, reasons=first
+    )
+    assert (counts["reasons_written"], counts["reasons_cleared"]) == (2, 0)
+    assert _reasons(empty_db, db) == first
+    # the next night: a1 unchanged, a2 changed, a3 newly flagged ... and then a1 is not
+    second = {"a2": ["shares device d"], "a3": ["member of ring y"]}
+    counts = rings_io.write_detections(
+        empty_db, db, rings, _risk(["a1", "a2", "a3"]), detected_at=T, reasons=second
+    )
+    assert (counts["reasons_written"], counts["reasons_cleared"]) == (2, 1)
+    assert _reasons(empty_db, db) == second
+    counts = rings_io.write_detections(
+        empty_db, db, rings, _risk(["a1", "a2", "a3"]), detected_at=T, reasons=second
+    )
+    assert (counts["reasons_written"], counts["reasons_cleared"]) == (0, 0)
+    # a caller that computes no reasons leaves the stored ones alone
+    counts = rings_io.write_detections(empty_db, db, rings, _risk(["a1"]), detected_at=T)
+    assert "reasons_written" not in counts and _reasons(empty_db, db) == second
+
+
 @pytest.fixture(scope="module")
 def small_world(tmp_path_factory) -> Path:
     from ingest.synthetic import write_world
@@ -124,10 +161,49 @@ def test_detect_on_an_unchanged_graph_changes_nothing(empty_db, neo4j_settings, 
     assert second.rings["ring_id"].tolist() == first.rings["ring_id"].tolist()
     assert second.rings["continuing"].all()
     assert second.summary["written"]["risk_scores_written"] == 0
+    assert second.summary["written"]["reasons_written"] == 0
     records, _, _ = empty_db.execute_query(
         "MATCH (a:Account) WHERE a.risk_score IS NULL RETURN count(a) AS n", database_=db
     )
     assert records[0]["n"] == 0  # every account carries its risk
+
+
+def test_detect_writes_account_reasons_and_keeps_case_decisions(
+    empty_db, neo4j_settings, small_world
+):
+    """Detection writes reasons for flagged accounts only; re-detection never touches an
+    investigator's decisions, and training reads the latest decision as labels."""
+    from dashboards import queries
+    from gnn.hetero import ring_decision_labels
+    from ingest.job import ingest_dataset
+    from scripts.detect_job import detect_graph
+
+    db = neo4j_settings.database
+    ingest_dataset(empty_db, db, small_world, progress=False)
+    first = detect_graph(empty_db, db)
+    stored = _reasons(empty_db, db)
+    flagged = set(first.accounts.loc[first.accounts["risk_score"] >= 0.5, "account_id"])
+    assert flagged and set(stored) == flagged
+    assert all(1 <= len(lines) <= 4 for lines in stored.values())
+    ring = first.rings.iloc[0]
+    member = ring["accounts"][0]
+    assert stored[member][0].startswith(f"member of {ring['kind']} ring {ring['ring_id']} ")
+    assert first.summary["written"]["reasons_written"] == len(flagged)
+
+    ring_id = ring["ring_id"]
+    for status, by in (("confirmed", "ann"), ("dismissed", "bo")):
+        update = queries.CaseUpdate(status=status, assignee="ann", note=f"{by} looked", by=by)
+        queries.set_case(empty_db, db, ring_id, update)
+    history = queries.case_history(empty_db, db, ring_id)
+    detect_graph(empty_db, db)
+    assert queries.case_history(empty_db, db, ring_id) == history
+    assert [d["status"] for d in history] == ["dismissed", "confirmed"]
+    summary, _ = queries.ring_summary(empty_db, db, ring_id)
+    assert (summary["status"], summary["status_by"], summary["note"]) == (
+        "dismissed", "bo", "bo looked",
+    )  # fmt: skip
+    labels = ring_decision_labels(rings_io.read_rings(empty_db, db))
+    assert set(labels.index) == set(ring["accounts"]) and set(labels) == {"legit"}
 
 
 def test_nightly_refuses_a_second_run_and_records_runs(empty_db, neo4j_settings, small_world,
