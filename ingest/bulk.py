@@ -1,35 +1,57 @@
 """The bulk path: a first load into an empty database through ``neo4j-admin database
 import full`` (Neo4j's offline importer), giving the same graph as the online writer.
 
-The dataset is prepared exactly as for the online path, the files are combined
-(:func:`ingest.prepare.combine_files`: what the graph holds after writing them in
-order, with ``last_run`` tags), written as CSV files with typed headers, and imported
-while the managed server is stopped. After the restart the constraints and indexes are
-created and an ``IngestRun`` records every file as completed, so the next night's
-dataset loads incrementally through the online path.
+The dataset is prepared exactly as for the online path, but each chunk's partial
+aggregates are spilled to Parquet files in buckets by a hash of the row's owner (the
+start node of an edge, the key of a node), so an edge or node lives in exactly one
+bucket. Each bucket is then combined as :func:`ingest.prepare.combine_files` would
+(what the graph holds after writing the files in order, ``last_run`` tags included) and
+appended to typed import CSVs by pyarrow's CSV writer. Memory is bounded by one chunk
+and one bucket, not by the dataset. The CSVs are imported while the managed server is
+stopped; after the restart the constraints and indexes are created and an
+``IngestRun`` records every file as completed, so the next night's dataset loads
+incrementally through the online path.
 """
 
 from __future__ import annotations
 
-import csv
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from graphs.errors import ConfigError
 from graphs.model import IDENTIFIER_KEYS, USAGE_RELS, Label, Prop, Rel
 from ingest import cypher, runs, writer
-from ingest.prepare import EDGE_COUNTERS, combine_files, prepare_dataset
+from ingest.normalise import email_domains
+from ingest.prepare import (
+    EDGE_COUNTERS,
+    WINDOW_KEYS,
+    FileReport,
+    combine_kind,
+    combine_windows,
+    ip_nodes,
+    iter_prepared,
+)
+from ingest.read import find_tables
 from ingest.runs import IngestReport
 
-__all__ = ["ARRAY_DELIMITER", "bulk_ingest", "write_import_files"]
+__all__ = ["ARRAY_DELIMITER", "BUCKET_INPUT_BYTES", "Spill", "bulk_ingest", "write_import_files"]
 
 #: Between elements of list properties in the import CSVs (never in ids or user agents).
 ARRAY_DELIMITER = "\x1f"
+#: Input bytes per spill bucket: one bucket's aggregates are combined in memory at once
+#: (the 100k world, 120 MB of CSV, is one bucket and peaks at ~0.6 GiB).
+BUCKET_INPUT_BYTES = 128 << 20
 _WINDOW_PROPS = {
-    "start": (Prop.WIN_START, "long[]"),
+    "window_start": (Prop.WIN_START, "long[]"),
     "window_s": (Prop.WIN_S, "long[]"),
     "n_requests": (Prop.WIN_REQUESTS, "long[]"),
     "n_paths": (Prop.WIN_PATHS, "long[]"),
@@ -38,100 +60,269 @@ _WINDOW_PROPS = {
 }
 _LONG = {"count", "logins", "failed_logins", "requests", "max_paths", "max_creators",
          "succeeded", "declined", "refunded", "disputed"}  # fmt: skip
+#: Nodes that carry only their key (and Email its domain), spilled as "node:<label>".
+_KEY_LABELS = (Label.DEVICE, Label.PHONE, Label.CREATOR, Label.USER_AGENT, Label.EMAIL)
+_SUBNETS = "node:" + Label.SUBNET
 
 
-def _iso_ms(times: pd.Series) -> pd.Series:
+def _target(rel: str) -> Label:
+    return Label.USER_AGENT if rel == Rel.SENT_UA else USAGE_RELS[Rel(rel)][0]
+
+
+def _owner(name: str) -> str:
+    """The column whose hash picks a row's bucket (rows of one edge or node agree)."""
+    if name == Rel.SENT_UA or name == "ip_windows":
+        return "ip"
+    if name == "payment_methods":
+        return "payment_method_id"
+    if name.startswith("node:"):
+        return "key"
+    return "account_id"
+
+
+def _buckets_of(values: pd.Series, n: int) -> np.ndarray:
+    return (pd.util.hash_array(values.to_numpy(dtype=object)) % np.uint64(n)).astype(np.int64)
+
+
+# -------------------------------------------------------------------------- spill
+class Spill:
+    """Partial aggregates on disk: ``<dir>/<name>/<bucket>/<seq>-<table>.parquet``.
+
+    Parts are read back in the order they were added (file order, then chunk order),
+    which the "last file wins" combinations rely on.
+    """
+
+    def __init__(self, directory: Path, buckets: int) -> None:
+        self.directory = directory
+        self.buckets = buckets
+        self.seq = 0
+
+    def add(self, table: str, name: str, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        bucket = _buckets_of(frame[_owner(name)], self.buckets)
+        order = np.argsort(bucket, kind="stable")
+        sorted_buckets = bucket[order]
+        bounds = np.flatnonzero(np.diff(sorted_buckets)) + 1
+        table_ = pa.Table.from_pandas(frame, preserve_index=False)
+        for lo, hi in zip([0, *bounds], [*bounds, len(order)], strict=True):
+            folder = self.directory / name.replace(":", "-") / f"{sorted_buckets[lo]:04d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            part = table_.take(order[lo:hi])
+            pq.write_table(part, folder / f"{self.seq:07d}-{table}.parquet", compression="lz4")
+            self.seq += 1
+
+    def discard(self, table: str) -> None:
+        """Drop the parts of a file that was rejected after some chunks were spilled."""
+        for path in self.directory.glob(f"*/*/*-{table}.parquet"):
+            path.unlink()
+
+    def names(self) -> list[str]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(p.name.replace("-", ":", 1) for p in self.directory.iterdir())
+
+    def read(self, name: str, bucket: int) -> list[tuple[str, pd.DataFrame]]:
+        """``(table, frame)`` of each part of ``name`` in ``bucket``, in order."""
+        folder = self.directory / name.replace(":", "-") / f"{bucket:04d}"
+        if not folder.is_dir():
+            return []
+        parts = []
+        for path in sorted(folder.iterdir()):
+            table = path.stem.split("-", 1)[1]
+            parts.append((table, pq.read_table(path).to_pandas()))
+        return parts
+
+
+def _sink(spill: Spill):
+    """The :data:`ingest.prepare.PartSink` that spills, tagging edges with ``last_run``
+    and spilling the keys of the identifier nodes the parts mention."""
+
+    def sink(report: FileReport, name: str, frame: pd.DataFrame) -> None:
+        if name in EDGE_COUNTERS:
+            run = pd.Categorical.from_codes(
+                np.zeros(len(frame), dtype="int8"), categories=[report.sha256]
+            )
+            frame = frame.assign(last_run=run)
+            target = _target(name)
+            if target != Label.PAYMENT_METHOD:
+                keys = pd.unique(frame["key"].to_numpy(dtype=object))
+                spill.add(report.table, f"node:{target}", pd.DataFrame({"key": keys}, dtype=str))
+        if name in (Rel.SENT_UA, *WINDOW_KEYS):
+            keys = pd.unique(frame["ip"].to_numpy(dtype=object))
+            spill.add(report.table, f"node:{Label.IP}", pd.DataFrame({"key": keys}, dtype=str))
+        spill.add(report.table, name, frame)
+
+    return sink
+
+
+def _combine_bucket(spill: Spill, names: list[str], bucket: int) -> dict[str, pd.DataFrame]:
+    """The combined frames of one bucket (as ``combine_files`` would give them)."""
+    frames: dict[str, pd.DataFrame] = {}
+    for name in names:
+        if name == _SUBNETS:
+            continue
+        parts = spill.read(name, bucket)
+        if not parts:
+            continue
+        if name.startswith("node:"):
+            keys = pd.concat([f["key"] for _, f in parts], ignore_index=True)
+            frames[name] = pd.DataFrame({"key": pd.unique(keys.to_numpy(dtype=object))})
+        elif name in WINDOW_KEYS:
+            # within a file windows add up; a later file's window replaces an earlier one
+            per_file: dict[str, list[pd.DataFrame]] = {}
+            for table, frame in parts:
+                per_file.setdefault(table, []).append(frame)
+            combined = [
+                combine_windows(pd.concat(fs, ignore_index=True), WINDOW_KEYS[name], False)
+                for fs in per_file.values()
+            ]
+            frames[name] = combine_kind(name, pd.concat(combined, ignore_index=True))
+        else:
+            frames[name] = combine_kind(name, pd.concat([f for _, f in parts], ignore_index=True))
+    return frames
+
+
+# ---------------------------------------------------------------- import CSV files
+def _strings(values: pd.Series) -> pa.Array:
+    return pa.array(values.astype(object).where(values.notna(), None), type=pa.string())
+
+
+def _times(values: pd.Series) -> pa.Array:
     """UTC times as ISO text truncated to milliseconds, as the online writer stores."""
-    ms = times.astype("datetime64[ns, UTC]").dt.floor("ms")
-    text = ms.dt.strftime("%Y-%m-%dT%H:%M:%S.%f").str[:-3] + "Z"
-    return text.where(times.notna(), None)
+    times = values.astype("datetime64[ns, UTC]")
+    ns = times.to_numpy(dtype="datetime64[ns]").view("int64")
+    ms = pa.array(ns // 1_000_000, type=pa.int64(), mask=times.isna().to_numpy())
+    return pc.strftime(ms.cast(pa.timestamp("ms", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
+
+
+def _longs(values: pd.Series) -> pa.Array:
+    return pa.array(values.to_numpy(dtype="int64"), type=pa.int64())
 
 
 def _window_lists(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Windows grouped per client into delimiter-joined list columns."""
-    ordered = frame.sort_values([*keys, "window_start"], kind="stable")
-    text = pd.DataFrame({k: ordered[k] for k in keys})
-    text["start"] = (ordered["window_start"].astype("int64") // 1_000_000_000).astype(str)
+    """One row per client: its windows as delimiter-joined lists, sorted by start."""
+    ordered = frame.sort_values([*keys, "window_start"], kind="stable").reset_index(drop=True)
+    group = ordered.groupby(keys, sort=False).ngroup().to_numpy()
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(group)) + 1])
+    offsets = pa.array(np.concatenate([starts, [len(ordered)]]), type=pa.int32())
+    out = ordered.iloc[starts][keys].reset_index(drop=True)
+    seconds = ordered["window_start"].astype("int64") // 1_000_000_000
+    values = {
+        "window_start": pc.cast(pa.array(seconds.to_numpy()), pa.string()),
+        "ua": _strings(ordered["ua"].fillna("")),
+    }
     for name in ("window_s", "n_requests", "n_paths", "n_creators"):
-        text[name] = ordered[name].astype("int64").astype(str)
-    text["ua"] = ordered["ua"].astype(object).where(ordered["ua"].notna(), "").astype(str)
-    grouped = text.groupby(keys, sort=False).agg(
-        {name: ARRAY_DELIMITER.join for name in _WINDOW_PROPS}
-    )
-    return grouped.reset_index().rename(
-        columns={name: f"{prop}:{kind}" for name, (prop, kind) in _WINDOW_PROPS.items()}
-    )
+        values[name] = pc.cast(_longs(ordered[name]), pa.string())
+    for name, (prop, kind) in _WINDOW_PROPS.items():
+        lists = pa.ListArray.from_arrays(offsets, values[name])
+        out[f"{prop}:{kind}"] = pc.binary_join(lists, ARRAY_DELIMITER).to_pandas()
+    return out
 
 
 class _Files:
-    """The CSV files of one import, with the ``--nodes`` / ``--relationships`` args."""
+    """The import CSV files, appended to bucket by bucket, and the neo4j-admin args."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.args: list[str] = []
         self.multiline = False
         self.rows = 0
+        self._open: dict[str, tuple[str, object, pa_csv.CSVWriter]] = {}
 
-    def write(self, kind: str, name: str, frame: pd.DataFrame) -> None:
-        if frame.empty:
+    def write(self, kind: str, name: str, columns: dict[str, pa.Array]) -> None:
+        table = pa.table(columns)
+        if table.num_rows == 0:
             return
-        for column in frame.columns:
-            if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
-                text = frame[column].dropna().astype(str)
-                if text.str.contains("\n|\r", regex=True).any():
-                    self.multiline = True
-        path = self.directory / f"{name}.csv"
-        frame.to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-        self.args.append(f"--{kind}={path}")
-        self.rows += len(frame)
+        for column in table.columns:
+            if (
+                pa.types.is_string(column.type)
+                and pc.any(pc.match_substring_regex(column, "[\r\n]")).as_py()
+            ):
+                self.multiline = True
+        if name not in self._open:
+            path = self.directory / f"{name}.csv"
+            handle = path.open("wb")
+            handle.write((",".join(table.column_names) + "\n").encode())
+            options = pa_csv.WriteOptions(include_header=False)
+            self._open[name] = (
+                kind,
+                handle,
+                pa_csv.CSVWriter(handle, table.schema, write_options=options),
+            )
+        self._open[name][2].write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        for _, handle, csv_writer in self._open.values():
+            csv_writer.close()
+            handle.close()
+
+    @property
+    def args(self) -> list[str]:
+        return [
+            f"--{kind}={self.directory / name}.csv" for name, (kind, _, _) in self._open.items()
+        ]
 
 
 def _id(label: Label) -> str:
     return f"{IDENTIFIER_KEYS[label]}:ID({label})"
 
 
-def _nodes(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
+def _accounts(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
     accounts = frames.get("accounts")
-    if accounts is not None:
-        out = pd.DataFrame({_id(Label.ACCOUNT): accounts["account_id"]})
-        out[f"{Prop.CREATED_AT}:datetime"] = _iso_ms(accounts["created_at"])
-        for column, prop in (("country", Prop.COUNTRY), ("status", Prop.STATUS),
-                             ("email", Prop.ACCOUNT_EMAIL), ("domain", Prop.DOMAIN),
-                             ("phone", Prop.ACCOUNT_PHONE)):  # fmt: skip
-            out[prop] = accounts[column].astype(object)
-        labels = frames.get("labels")
-        if labels is not None:
-            by_id = labels.set_index("account_id")
-            ids = accounts["account_id"]
-            out[Prop.LABEL] = ids.map(by_id["label"]).to_numpy()
-            out[Prop.LABEL_SOURCE] = ids.map(by_id["label_source"]).to_numpy()
-            out[f"{Prop.LABEL_TS}:datetime"] = _iso_ms(ids.map(by_id["label_ts"])).to_numpy()
-        files.write("nodes=" + Label.ACCOUNT, "accounts", out)
-    ips = frames.get("ips")
-    if ips is not None:
-        out = pd.DataFrame(
-            {_id(Label.IP): ips["ip"], f"{Prop.IS_V6}:boolean": ips["is_v6"].map(str).str.lower()}
-        )
-        if "ip_windows" in frames:
-            lists = _window_lists(frames["ip_windows"], ["ip"]).rename(
-                columns={"ip": _id(Label.IP)}
-            )
-            out = out.merge(lists, on=_id(Label.IP), how="left")
-        files.write("nodes=" + Label.IP, "ips", out)
-        subnets = pd.DataFrame({_id(Label.SUBNET): ips["subnet"].drop_duplicates()})
-        files.write("nodes=" + Label.SUBNET, "subnets", subnets)
-        rel = pd.DataFrame({f":START_ID({Label.IP})": ips["ip"],
-                            f":END_ID({Label.SUBNET})": ips["subnet"]})  # fmt: skip
-        files.write("relationships=" + Rel.IN_SUBNET, "in_subnet", rel)
-    key_nodes = writer.key_nodes(frames)
-    for label, frame in key_nodes.items():
-        out = frame.rename(columns={"key": _id(label), "domain": Prop.DOMAIN})
+    if accounts is None:
+        return
+    out = {_id(Label.ACCOUNT): _strings(accounts["account_id"]),
+           f"{Prop.CREATED_AT}:datetime": _times(accounts["created_at"])}  # fmt: skip
+    for column, prop in (("country", Prop.COUNTRY), ("status", Prop.STATUS),
+                         ("email", Prop.ACCOUNT_EMAIL), ("domain", Prop.DOMAIN),
+                         ("phone", Prop.ACCOUNT_PHONE)):  # fmt: skip
+        out[prop] = _strings(accounts[column])
+    labels = frames.get("labels", pd.DataFrame(columns=["account_id"]))
+    by_id = labels.set_index("account_id")
+    ids = accounts["account_id"]
+    for column, prop in (("label", Prop.LABEL), ("label_source", Prop.LABEL_SOURCE)):
+        out[prop] = _strings(ids.map(by_id[column]) if column in by_id else ids.map({}))
+    label_ts = ids.map(by_id["label_ts"]) if "label_ts" in by_id else ids.map({})
+    out[f"{Prop.LABEL_TS}:datetime"] = _times(label_ts)
+    files.write("nodes=" + Label.ACCOUNT, "accounts", out)
+
+
+def _ips(files: _Files, frames: dict[str, pd.DataFrame], spill: Spill) -> None:
+    keys = frames.get(f"node:{Label.IP}")
+    if keys is None:
+        return
+    ips = ip_nodes(keys["key"])
+    if "ip_windows" in frames:
+        lists = _window_lists(frames["ip_windows"], ["ip"])
+        ips = ips.merge(lists, on="ip", how="left")
+    out = {_id(Label.IP): _strings(ips["ip"]),
+           f"{Prop.IS_V6}:boolean": pa.array(ips["is_v6"].to_numpy(dtype=bool))}  # fmt: skip
+    for prop, kind in _WINDOW_PROPS.values():
+        column = f"{prop}:{kind}"
+        out[column] = _strings(ips[column] if column in ips else ips["ip"].map({}))
+    files.write("nodes=" + Label.IP, "ips", out)
+    rel = {f":START_ID({Label.IP})": _strings(ips["ip"]),
+           f":END_ID({Label.SUBNET})": _strings(ips["subnet"])}  # fmt: skip
+    files.write("relationships=" + Rel.IN_SUBNET, "in_subnet", rel)
+    subnets = pd.unique(ips["subnet"].to_numpy(dtype=object))
+    spill.add("ips", _SUBNETS, pd.DataFrame({"key": subnets}, dtype=str))
+
+
+def _key_nodes(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
+    for label in _KEY_LABELS:
+        keys = frames.get(f"node:{label}")
+        if keys is None:
+            continue
+        out = {_id(label): _strings(keys["key"])}
+        if label == Label.EMAIL:
+            out[Prop.DOMAIN] = _strings(email_domains(keys["key"].astype(object)))
         files.write("nodes=" + label, label.lower(), out)
     methods = frames.get("payment_methods")
     if methods is not None:
-        out = pd.DataFrame({_id(Label.PAYMENT_METHOD): methods["payment_method_id"],
-                            Prop.CARD_BIN: methods["card_bin"],
-                            Prop.CARD_COUNTRY: methods["card_country"]})  # fmt: skip
+        out = {_id(Label.PAYMENT_METHOD): _strings(methods["payment_method_id"]),
+               Prop.CARD_BIN: _strings(methods["card_bin"]),
+               Prop.CARD_COUNTRY: _strings(methods["card_country"])}  # fmt: skip
         files.write("nodes=" + Label.PAYMENT_METHOD, "payment_methods", out)
 
 
@@ -140,41 +331,58 @@ def _relationships(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
         frame = frames.get(rel)
         if frame is None:
             continue
-        if rel == Rel.SENT_UA:
-            start, source, (label, _) = Label.IP, "ip", (Label.USER_AGENT, None)
-        else:
-            start, source, (label, _) = Label.ACCOUNT, "account_id", USAGE_RELS[rel]
-        out = pd.DataFrame(
-            {f":START_ID({start})": frame[source], f":END_ID({label})": frame["key"]}
-        )
-        out[f"{Prop.FIRST_SEEN}:datetime"] = _iso_ms(frame["first_seen"])
-        out[f"{Prop.LAST_SEEN}:datetime"] = _iso_ms(frame["last_seen"])
+        start, source = (Label.IP, "ip") if rel == Rel.SENT_UA else (Label.ACCOUNT, "account_id")
+        label = _target(rel)
+        if rel == Rel.USED_IP and "account_windows" in frames:
+            lists = _window_lists(frames["account_windows"], ["account_id", "ip"])
+            lists = lists.rename(columns={"ip": "key"})
+            frame = frame.merge(lists, on=["account_id", "key"], how="left")
+        out = {f":START_ID({start})": _strings(frame[source]),
+               f":END_ID({label})": _strings(frame["key"]),
+               f"{Prop.FIRST_SEEN}:datetime": _times(frame["first_seen"]),
+               f"{Prop.LAST_SEEN}:datetime": _times(frame["last_seen"])}  # fmt: skip
         for counter in counters:
             values = frame[counter]
             if counter in ("max_paths", "max_creators"):
                 values = values.clip(lower=0)
-            kind = "long" if counter in _LONG else "double"
-            out[f"{counter}:{kind}"] = values
+            if counter in _LONG:
+                out[f"{counter}:long"] = _longs(values)
+            else:
+                out[f"{counter}:double"] = pa.array(values.to_numpy(dtype="float64"))
         if rel == Rel.HAS_EMAIL:
-            out[Prop.RAW] = frame["raw"]
-        out[Prop.LAST_RUN] = frame["last_run"]
-        if rel == Rel.USED_IP and "account_windows" in frames:
-            lists = _window_lists(frames["account_windows"], ["account_id", "ip"])
-            lists = lists.rename(
-                columns={"account_id": f":START_ID({start})", "ip": f":END_ID({label})"}
-            )
-            out = out.merge(lists, on=[f":START_ID({start})", f":END_ID({label})"], how="left")
+            out[Prop.RAW] = _strings(frame["raw"])
+        out[Prop.LAST_RUN] = _strings(frame["last_run"])
+        if rel == Rel.USED_IP:
+            for prop, kind in _WINDOW_PROPS.values():
+                column = f"{prop}:{kind}"
+                out[column] = _strings(frame[column] if column in frame else frame["key"].map({}))
         files.write("relationships=" + rel, rel.lower(), out)
 
 
-def write_import_files(frames: dict[str, pd.DataFrame], directory: Path) -> _Files:
-    """Write the combined frames as import CSVs into ``directory``; the result holds the
-    neo4j-admin arguments, the row count and whether some value spans lines (which
-    needs ``--multiline-fields``)."""
+def write_import_files(spill: Spill, directory: Path) -> _Files:
+    """Combine ``spill`` bucket by bucket into import CSVs in ``directory``; the result
+    holds the neo4j-admin arguments, the row count and whether some value spans lines
+    (which needs ``--multiline-fields``)."""
     directory.mkdir(parents=True, exist_ok=True)
     files = _Files(directory)
-    _nodes(files, frames)
-    _relationships(files, frames)
+    try:
+        names = spill.names()
+        for bucket in range(spill.buckets):
+            frames = _combine_bucket(spill, names, bucket)
+            _accounts(files, frames)
+            _ips(files, frames, spill)
+            _key_nodes(files, frames)
+            _relationships(files, frames)
+        for bucket in range(spill.buckets):
+            parts = spill.read(_SUBNETS, bucket)
+            if parts:
+                keys = pd.concat([f["key"] for _, f in parts], ignore_index=True)
+                subnets = pd.Series(pd.unique(keys.to_numpy(dtype=object)))
+                files.write(
+                    "nodes=" + Label.SUBNET, "subnets", {_id(Label.SUBNET): _strings(subnets)}
+                )
+    finally:
+        files.close()
     return files
 
 
@@ -184,6 +392,11 @@ def _node_count(server, database: str) -> int:
     with GraphDatabase.driver(server.uri, auth=("neo4j", server.password)) as driver:
         records, _, _ = driver.execute_query(cypher.NODE_COUNT, database_=database)
     return records[0]["n"]
+
+
+def _bucket_count(paths: Iterable[Path]) -> int:
+    size = sum(path.stat().st_size for path in paths)
+    return max(1, -(-size // BUCKET_INPUT_BYTES))
 
 
 def bulk_ingest(
@@ -207,18 +420,19 @@ def bulk_ingest(
             f"--bulk loads only into an empty database and {database!r} has nodes: "
             "run `ringwatch ingest` without --bulk to add to it"
         )
-    report = IngestReport(dataset=str(Path(dataset).resolve()), mode="bulk")
+    tables, ignored = find_tables(Path(dataset))
+    report = IngestReport(dataset=str(Path(dataset).resolve()), mode="bulk", ignored_files=ignored)
     quarantine = Path(quarantine_dir) / report.run_id if quarantine_dir else None
     report.quarantine_dir = str(quarantine) if quarantine else None
-    prepared = prepare_dataset(Path(dataset), quarantine_dir=quarantine)
-    report.files = prepared.reports
-    report.ignored_files = prepared.ignored_files
-    loaded = [f for f in prepared.files if f.report.status == "loaded"]
-    frames = combine_files(loaded, consume=True)
     staging = server.data_dir / "import" / f"ringwatch-{report.run_id}"
+    spill = Spill(staging / "spill", _bucket_count(t.path for t in tables.values()))
     try:
-        files = write_import_files(frames, staging)
-        del frames
+        for prepared in iter_prepared(tables, quarantine_dir=quarantine, sink=_sink(spill)):
+            report.files.append(prepared.report)
+            if prepared.report.status == "rejected":
+                spill.discard(prepared.report.table)
+        files = write_import_files(spill, staging / "csv")
+        shutil.rmtree(spill.directory, ignore_errors=True)
         report.rows_written = files.rows
         server.stop()
         try:
@@ -237,11 +451,12 @@ def bulk_ingest(
             server.start(timeout=300)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    loaded = [f for f in report.files if f.status == "loaded"]
     with GraphDatabase.driver(server.uri, auth=("neo4j", server.password)) as driver:
         writer.ensure_schema(driver, database)
         runs.start_run(driver, database, report)
         for f in loaded:
-            runs.mark_file_done(driver, database, report, f.report.key)
+            runs.mark_file_done(driver, database, report, f.key)
         report.duration_s = time.monotonic() - report.started
         runs.finish_run(driver, database, report)
     return report

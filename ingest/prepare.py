@@ -53,6 +53,7 @@ __all__ = [
     "PreparedDataset",
     "PreparedFile",
     "combine_files",
+    "combine_kind",
     "iter_prepared",
     "prepare_dataset",
     "snapshot_from_dataset",
@@ -95,6 +96,9 @@ LINK_KIND: dict[Rel, str] = {
 WINDOW_KEYS = {"account_windows": "account_id", "ip_windows": "ip"}
 UNKNOWN_ACCOUNT = "account_id names no account in this or an earlier dataset"
 AccountLookup = Callable[[Sequence[str]], Collection[str]]
+#: Receives each chunk's partial aggregates instead of keeping them (the bulk path
+#: spills them to disk): ``sink(report, name, frame)``.
+PartSink = Callable[["FileReport", str, pd.DataFrame], None]
 
 
 # ------------------------------------------------------------------------ reports
@@ -206,13 +210,16 @@ def iter_prepared(
     skip: Collection[str] = (),
     quarantine_dir: Path | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    sink: PartSink | None = None,
 ) -> Iterator[PreparedFile]:
     """Prepare table files one at a time, accounts first.
 
     ``known_accounts(ids)`` returns which of ``ids`` exist from earlier datasets (None:
     only this dataset's accounts are known). A file whose ``table:sha256`` is in ``skip``
     is not read (its rows were loaded by an earlier run). Quarantined rows are written to
-    ``quarantine_dir/<file>.quarantine.csv`` when a directory is given.
+    ``quarantine_dir/<file>.quarantine.csv`` when a directory is given. With a ``sink``,
+    each chunk's partial aggregates go to it and the yielded files have no frames (a
+    rejected file's parts may already have been sunk: the sink's owner drops them).
     """
     state = _State(known_accounts)
     for table, source in tables.items():
@@ -228,7 +235,9 @@ def iter_prepared(
             yield PreparedFile(report)
             continue
         try:
-            frames = _prepare_file(TABLES[table], source, report, state, quarantine_dir, chunk_rows)
+            frames = _prepare_file(
+                TABLES[table], source, report, state, quarantine_dir, chunk_rows, sink
+            )
         except RejectedFileError as error:
             report.status, report.reason = "rejected", error.reason
             report.rows_quarantined, report.rules = 0, {}
@@ -244,6 +253,7 @@ def _prepare_file(
     state: _State,
     quarantine_dir: Path | None,
     chunk_rows: int,
+    sink: PartSink | None = None,
 ) -> dict[str, pd.DataFrame]:
     header = source.columns()
     missing = [c for c in spec.required if c not in header]
@@ -269,7 +279,10 @@ def _prepare_file(
         if spec.name == "accounts":
             new_accounts.append(valid["account_id"])
         for name, frame in _AGGREGATE[spec.name](valid).items():
-            parts.setdefault(name, []).append(_reduce(name, frame))
+            if sink is None:
+                parts.setdefault(name, []).append(_reduce(name, frame))
+            else:
+                sink(report, name, _reduce(name, frame))
     if source.bad_lines:
         lines = pd.Series(
             [f"malformed CSV line {line}: {why}" for line, why in source.bad_lines],
@@ -282,7 +295,7 @@ def _prepare_file(
     for ids in new_accounts:
         state.add(ids)
     report.quarantine_file = quarantine.path_if_written
-    return _finish_file(parts)
+    return _finish_file(parts) if sink is None else {}
 
 
 def _stateful_rules(
@@ -621,22 +634,29 @@ def combine_files(
         parts = pieces.pop(name)
         frame = pd.concat(parts, ignore_index=True)
         del parts
-        if name in EDGE_COUNTERS:
-            frame = combine_edges(frame, Rel(name), "ip" if name == Rel.SENT_UA else "account_id")
-        elif name in WINDOW_KEYS:
-            frame = combine_windows(frame, WINDOW_KEYS[name], replace=True)
-        elif name == "labels":
-            frame = latest_labels(frame)
-        elif name == "payment_methods":
-            frame = latest_payment_methods(frame)
-        elif name == "ips":
-            frame = frame.drop_duplicates("ip")
-        elif name == "accounts":
-            first = frame.groupby("account_id", sort=False)["created_at"].min()
-            frame = frame.drop_duplicates("account_id", keep="last")
-            frame = frame.assign(created_at=frame["account_id"].map(first))
-        out[name] = frame.reset_index(drop=True)
+        out[name] = combine_kind(name, frame)
     return out
+
+
+def combine_kind(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per edge / node / window of ``frame``: rows of the kind ``name`` from
+    several files (or chunks, except windows), in load order, combined as the graph
+    combines them (edges sum, windows of a later file replace, the latest label...)."""
+    if name in EDGE_COUNTERS:
+        frame = combine_edges(frame, Rel(name), "ip" if name == Rel.SENT_UA else "account_id")
+    elif name in WINDOW_KEYS:
+        frame = combine_windows(frame, WINDOW_KEYS[name], replace=True)
+    elif name == "labels":
+        frame = latest_labels(frame)
+    elif name == "payment_methods":
+        frame = latest_payment_methods(frame)
+    elif name == "ips":
+        frame = frame.drop_duplicates("ip")
+    elif name == "accounts":
+        first = frame.groupby("account_id", sort=False)["created_at"].min()
+        frame = frame.drop_duplicates("account_id", keep="last")
+        frame = frame.assign(created_at=frame["account_id"].map(first))
+    return frame.reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------- snapshots
