@@ -71,9 +71,13 @@ def driver(neo4j_settings: Neo4jSettings):
 
 @pytest.fixture
 def empty_db(driver, neo4j_settings: Neo4jSettings):
-    """The test database, emptied of nodes before the test (constraints are kept)."""
-    driver.execute_query(
-        "MATCH (n) DETACH DELETE n",
-        database_=neo4j_settings.database,
-    )
+    """The test database, emptied of nodes before the test (constraints are kept).
+
+    Deleted in batches (an auto-commit transaction running ``CALL ... IN TRANSACTIONS``), so
+    a large graph left by an earlier test never needs one huge transaction.
+    """
+    with driver.session(database=neo4j_settings.database) as session:
+        session.run(
+            "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+        ).consume()
     return driver
