@@ -193,7 +193,11 @@ def _times(values: pd.Series) -> pa.Array:
     times = values.astype("datetime64[ns, UTC]")
     ns = times.to_numpy(dtype="datetime64[ns]").view("int64")
     ms = pa.array(ns // 1_000_000, type=pa.int64(), mask=times.isna().to_numpy())
-    return pc.strftime(ms.cast(pa.timestamp("ms", tz="UTC")), format="%Y-%m-%dT%H:%M:%SZ")
+    # the cast prints "2026-03-01 10:00:00.000"; pc.strftime is 10x slower (locale-aware)
+    text = pc.cast(ms.cast(pa.timestamp("ms")), pa.string())
+    return pc.binary_join_element_wise(
+        pc.replace_substring(text, " ", "T", max_replacements=1), "Z", ""
+    )
 
 
 def _longs(values: pd.Series) -> pa.Array:
