@@ -75,18 +75,29 @@ def test_start_refuses_a_taken_port(managed_server, tmp_path):
         other.start(timeout=5)
 
 
-def test_start_and_stop_a_second_instance(managed_server, tmp_path):
-    """Full lifecycle on its own data dir: install (cached jars), start, query, stop."""
+@pytest.fixture
+def second_server(managed_server, tmp_path):
+    """Factory: another managed instance on its own data dir and a free port (cached jars)."""
     if managed_server is None:
         pytest.skip("external server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ManagedServer(
-        cache_dir=managed_server.cache_dir, data_dir=tmp_path / "second", port=port,
-        heap="512m", pagecache="128m",
-    )  # fmt: skip
-    server.install(progress=lambda _m: None)
+
+    def make(name: str, heap: str, pagecache: str) -> ManagedServer:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        server = ManagedServer(
+            cache_dir=managed_server.cache_dir, data_dir=tmp_path / name, port=port,
+            heap=heap, pagecache=pagecache,
+        )  # fmt: skip
+        server.install(progress=lambda _m: None)
+        return server
+
+    return make
+
+
+def test_start_and_stop_a_second_instance(second_server):
+    """Full lifecycle on its own data dir: install (cached jars), start, query, stop."""
+    server = second_server("second", heap="512m", pagecache="128m")
     pid = server.start(timeout=180)
     try:
         with GraphDatabase.driver(server.uri, auth=("neo4j", server.password)) as drv:
@@ -98,17 +109,8 @@ def test_start_and_stop_a_second_instance(managed_server, tmp_path):
     assert pid > 0
 
 
-def test_server_dying_at_start_is_reported_with_its_log(managed_server, tmp_path):
-    if managed_server is None:
-        pytest.skip("external server")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ManagedServer(
-        cache_dir=managed_server.cache_dir, data_dir=tmp_path / "broken", port=port,
-        heap="256m", pagecache="64m",
-    )  # fmt: skip
-    server.install(progress=lambda _m: None)
+def test_server_dying_at_start_is_reported_with_its_log(second_server):
+    server = second_server("broken", heap="256m", pagecache="64m")
     server.heap = "0.5zb"  # the JVM refuses this heap size and exits at once
     with pytest.raises(Neo4jServerError, match=r"died at start .*last log lines: .*heap"):
         server.start(timeout=60)
