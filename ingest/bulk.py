@@ -40,10 +40,18 @@ from ingest.prepare import (
     ip_nodes,
     iter_prepared,
 )
-from ingest.read import find_tables
+from ingest.read import DEFAULT_CHUNK_ROWS, TableFile, find_tables
 from ingest.runs import IngestReport
+from ingest.tables import TABLES
 
-__all__ = ["ARRAY_DELIMITER", "BUCKET_INPUT_BYTES", "Spill", "bulk_ingest", "write_import_files"]
+__all__ = [
+    "ARRAY_DELIMITER",
+    "BUCKET_INPUT_BYTES",
+    "Spill",
+    "bulk_ingest",
+    "prepare_into",
+    "write_import_files",
+]
 
 #: Between elements of list properties in the import CSVs (never in ids or user agents).
 ARRAY_DELIMITER = "\x1f"
@@ -63,6 +71,7 @@ _LONG = {"count", "logins", "failed_logins", "requests", "max_paths", "max_creat
 #: Nodes that carry only their key (and Email its domain), spilled as "node:<label>".
 _KEY_LABELS = (Label.DEVICE, Label.PHONE, Label.CREATOR, Label.USER_AGENT, Label.EMAIL)
 _SUBNETS = "node:" + Label.SUBNET
+_FILE_ORDER = {table: i for i, table in enumerate(TABLES)}
 
 
 def _target(rel: str) -> Label:
@@ -86,10 +95,11 @@ def _buckets_of(values: pd.Series, n: int) -> np.ndarray:
 
 # -------------------------------------------------------------------------- spill
 class Spill:
-    """Partial aggregates on disk: ``<dir>/<name>/<bucket>/<seq>-<table>.parquet``.
+    """Partial aggregates on disk: ``<dir>/<name>/<bucket>/<file>-<seq>-<table>.parquet``.
 
-    Parts are read back in the order they were added (file order, then chunk order),
-    which the "last file wins" combinations rely on.
+    Parts are read back in load order (the table's position in :data:`TABLES`, then the
+    order they were added), which the "last file wins" combinations rely on; files can
+    be spilled by different processes at once.
     """
 
     def __init__(self, directory: Path, buckets: int) -> None:
@@ -109,7 +119,8 @@ class Spill:
             folder = self.directory / name.replace(":", "-") / f"{sorted_buckets[lo]:04d}"
             folder.mkdir(parents=True, exist_ok=True)
             part = table_.take(order[lo:hi])
-            pq.write_table(part, folder / f"{self.seq:07d}-{table}.parquet", compression="lz4")
+            path = folder / f"{_FILE_ORDER.get(table, 99):02d}-{self.seq:07d}-{table}.parquet"
+            pq.write_table(part, path, compression="lz4")
             self.seq += 1
 
     def discard(self, table: str) -> None:
@@ -129,16 +140,19 @@ class Spill:
             return []
         parts = []
         for path in sorted(folder.iterdir()):
-            table = path.stem.split("-", 1)[1]
+            table = path.stem.split("-", 2)[2]
             parts.append((table, pq.read_table(path).to_pandas()))
         return parts
 
 
-def _sink(spill: Spill):
+def _sink(spill: Spill, accounts: list | None = None):
     """The :data:`ingest.prepare.PartSink` that spills, tagging edges with ``last_run``
-    and spilling the keys of the identifier nodes the parts mention."""
+    and spilling the keys of the identifier nodes the parts mention (and collecting
+    the account ids in ``accounts``)."""
 
     def sink(report: FileReport, name: str, frame: pd.DataFrame) -> None:
+        if name == "accounts" and accounts is not None:
+            accounts.append(pa.array(frame["account_id"].to_numpy(dtype=object), pa.string()))
         if name in EDGE_COUNTERS:
             run = pd.Categorical.from_codes(
                 np.zeros(len(frame), dtype="int8"), categories=[report.sha256]
@@ -154,6 +168,72 @@ def _sink(spill: Spill):
         spill.add(report.table, name, frame)
 
     return sink
+
+
+def _prepare_file(
+    table: str,
+    path: str,
+    accounts: pa.Array,
+    spill_dir: str,
+    buckets: int,
+    quarantine: Path | None,
+    chunk_rows: int,
+) -> FileReport:
+    """Prepare one non-account table file into the spill (run in a worker process)."""
+    spill = Spill(Path(spill_dir), buckets)
+
+    def known(ids: list[str]) -> list[str]:
+        candidates = pa.array(ids, pa.string())
+        return candidates.filter(pc.is_in(candidates, accounts)).to_pylist()
+
+    (prepared,) = iter_prepared(
+        {table: TableFile(table, Path(path))},
+        known_accounts=known,
+        quarantine_dir=quarantine,
+        chunk_rows=chunk_rows,
+        sink=_sink(spill),
+    )
+    if prepared.report.status == "rejected":
+        spill.discard(table)
+    return prepared.report
+
+
+def prepare_into(
+    tables: dict[str, TableFile],
+    spill: Spill,
+    quarantine: Path | None = None,
+    workers: int = 2,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> list[FileReport]:
+    """Prepare a dataset's tables into ``spill``: the accounts file first, then the
+    others in ``workers`` processes at once (they only need the accounts' ids)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    accounts: list[pa.Array] = []
+    first = {t: f for t, f in tables.items() if t == "accounts"}
+    reports = []
+    sink = _sink(spill, accounts)
+    for prepared in iter_prepared(
+        first, quarantine_dir=quarantine, chunk_rows=chunk_rows, sink=sink
+    ):
+        reports.append(prepared.report)
+        if prepared.report.status == "rejected":
+            spill.discard(prepared.report.table)
+            accounts.clear()
+    ids = pa.concat_arrays(accounts) if accounts else pa.array([], pa.string())
+    rest = sorted(
+        (t for t in tables if t != "accounts"), key=lambda t: -tables[t].path.stat().st_size
+    )
+    if not rest:
+        return reports
+    args = (ids, str(spill.directory), spill.buckets, quarantine, chunk_rows)
+    with ProcessPoolExecutor(
+        max(1, min(workers, len(rest))), mp_context=get_context("spawn")
+    ) as pool:
+        futures = {t: pool.submit(_prepare_file, t, str(tables[t].path), *args) for t in rest}
+        done = {t: future.result() for t, future in futures.items()}
+    return reports + [done[t] for t in tables if t in done]
 
 
 def _combine_bucket(spill: Spill, names: list[str], bucket: int) -> dict[str, pd.DataFrame]:
@@ -409,8 +489,10 @@ def bulk_ingest(
     dataset: Path,
     *,
     quarantine_dir: Path | None = None,
+    workers: int = 2,
 ) -> IngestReport:
-    """Load ``dataset`` into the empty ``database`` of the managed ``server`` offline.
+    """Load ``dataset`` into the empty ``database`` of the managed ``server`` offline;
+    ``workers`` processes prepare the tables after the accounts file.
 
     Raises :class:`ConfigError` when the server is not running or the database is not
     empty (use the online path there).
@@ -431,10 +513,7 @@ def bulk_ingest(
     staging = server.data_dir / "import" / f"ringwatch-{report.run_id}"
     spill = Spill(staging / "spill", _bucket_count(t.path for t in tables.values()))
     try:
-        for prepared in iter_prepared(tables, quarantine_dir=quarantine, sink=_sink(spill)):
-            report.files.append(prepared.report)
-            if prepared.report.status == "rejected":
-                spill.discard(prepared.report.table)
+        report.files = prepare_into(tables, spill, quarantine, workers)
         files = write_import_files(spill, staging / "csv")
         shutil.rmtree(spill.directory, ignore_errors=True)
         report.rows_written = files.rows

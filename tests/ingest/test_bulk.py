@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from ingest import bulk
-from ingest.prepare import iter_prepared
 from ingest.read import find_tables
 from tests.ingest.helpers import LOGIN_HEADER, write_dataset, write_table
 
@@ -25,10 +24,7 @@ def world(tmp_path_factory) -> Path:
 def _import_files(dataset: Path, work: Path, buckets: int, chunk_rows: int = 250_000):
     tables, _ = find_tables(dataset)
     spill = bulk.Spill(work / "spill", buckets)
-    reports = list(iter_prepared(tables, sink=bulk._sink(spill), chunk_rows=chunk_rows))
-    for prepared in reports:
-        if prepared.report.status == "rejected":
-            spill.discard(prepared.report.table)
+    reports = bulk.prepare_into(tables, spill, workers=2, chunk_rows=chunk_rows)
     files = bulk.write_import_files(spill, work / "csv")
     return files, reports
 
@@ -62,7 +58,7 @@ def test_a_file_rejected_midway_leaves_nothing_in_the_import(tmp_path):
     with (dataset / "logins.csv").open("ab") as handle:
         handle.write(b"a2,2026-03-02T10:00:00Z,10.0.0.1,d\xff,UA,true\n")  # not UTF-8
     _, reports = _import_files(dataset, tmp_path / "w", buckets=3, chunk_rows=1_000)
-    logins = next(p.report for p in reports if p.report.table == "logins")
+    logins = next(r for r in reports if r.table == "logins")
     assert logins.status == "rejected"
     rows = _rows(tmp_path / "w" / "csv")
     assert "used_ip.csv" not in rows and "used_device.csv" not in rows
