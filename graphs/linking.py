@@ -109,9 +109,12 @@ class LinkGraph:
 def identifier_memberships(snapshot: Snapshot, kinds: Mapping[str, object]) -> pd.DataFrame:
     """Account–identifier memberships of the linking kinds, subnets included.
 
-    Returns columns ``account_id``, ``kind``, ``key``, ``first_seen``, ``last_seen`` with
-    one row per (account, kind, key); a subnet's times span the account's use (not
-    sign-up) of IPs in it.
+    Returns columns ``account_id``, ``kind`` (categorical), ``key``, ``first_seen``,
+    ``last_seen`` with one row per (account, kind, key); a subnet's times span the
+    account's use (not sign-up) of IPs in it. Two integer columns carry the same rows
+    for algorithms: ``account`` (the position in ``snapshot.accounts``, or a number
+    ``>= n_accounts`` for an account id it does not hold) and ``key_code`` (one number
+    per key string within a kind).
 
     Examples
     --------
@@ -127,33 +130,111 @@ def identifier_memberships(snapshot: Snapshot, kinds: Mapping[str, object]) -> p
     >>> identifier_memberships(snap, {"ip": 1, "subnet": 1})["kind"].tolist()
     ['ip', 'ip', 'subnet', 'subnet']
     """
+    # strings are hashed once here (account ids, kinds, keys); everything after works on
+    # the integer codes, which is what keeps linking a million accounts quick
     links = snapshot.links
-    columns = ["account_id", "kind", "key", "first_seen", "last_seen"]
     derived = {"subnet": "ip", "signup_subnet": "signup_ip"}
-    wanted = [k for k in kinds if k not in derived]
-    # the graph holds one edge per (account, relationship, identifier): already unique
-    parts = [links.loc[links["kind"].isin(wanted), columns]]
+    link_kind, link_kinds = pd.factorize(links["kind"].to_numpy(dtype=object))
+    link_kinds = list(link_kinds)
+    wanted = [link_kinds.index(k) for k in kinds if k not in derived and k in link_kinds]
+    rows = np.flatnonzero(np.isin(link_kind, wanted))
+    key_code, key_names = pd.factorize(links["key"].to_numpy(dtype=object)[rows])
+    account, account_names = _account_codes(snapshot, rows)
+    categories = [k for k in kinds if k in link_kinds or k in derived]
+    remap = np.zeros(len(link_kinds), dtype=np.int8)
+    for k in categories:
+        if k in link_kinds:
+            remap[link_kinds.index(k)] = categories.index(k)
+    parts = [
+        {
+            "account_id": links["account_id"].to_numpy(dtype=object)[rows],
+            "kind": remap[link_kind[rows]],
+            "key": links["key"].to_numpy(dtype=object)[rows],
+            "first_seen": _naive_utc(links["first_seen"])[rows],
+            "last_seen": _naive_utc(links["last_seen"])[rows],
+            "account": account,
+            "key_code": key_code.astype(np.int64),
+        }
+    ]
+    subnet_names = None
     for kind, source in derived.items():
-        if kind in kinds and len(snapshot.ip_subnets):
-            parts.append(_subnet_memberships(links, snapshot.ip_subnets, kind, source))
-    return pd.concat(parts, ignore_index=True)
+        if kind in kinds and source in link_kinds and len(snapshot.ip_subnets):
+            if subnet_names is None:
+                subnet_code, subnet_names = pd.factorize(
+                    snapshot.ip_subnets["subnet"].to_numpy(dtype=object)
+                )
+            part = _subnet_memberships(
+                parts[0], link_kind[rows] == link_kinds.index(source), key_names,
+                snapshot.ip_subnets["ip"], subnet_code,
+            )  # fmt: skip
+            part["kind"] = np.full(len(part["account"]), categories.index(kind), dtype=np.int8)
+            part["account_id"] = account_names[part["account"]]
+            part["key"] = np.asarray(subnet_names, dtype=object)[part["key_code"]]
+            part["key_code"] = part["key_code"] + len(key_names)
+            parts.append(part)
+    columns = ["account_id", "kind", "key", "first_seen", "last_seen", "account", "key_code"]
+    out = pd.DataFrame({c: np.concatenate([np.asarray(p[c]) for p in parts]) for c in columns})
+    out["kind"] = pd.Categorical.from_codes(out["kind"].to_numpy(), categories=categories)
+    for column in ("first_seen", "last_seen"):
+        out[column] = out[column].dt.tz_localize("UTC").astype(links[column].dtype)
+    return out
+
+
+def _naive_utc(times: pd.Series) -> np.ndarray:
+    """UTC times as plain ``datetime64[ns]`` (numpy would box tz-aware ones as objects)."""
+    return pd.to_datetime(times, utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+
+
+def _account_codes(snapshot: Snapshot, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position in the accounts of each selected link row, and the id of every code
+    (account ids not in ``snapshot.accounts`` get codes after the accounts')."""
+    ids = snapshot.accounts["account_id"].to_numpy(dtype=object)
+    account = snapshot.link_accounts[rows]
+    unknown = account < 0
+    if not unknown.any():
+        return account, ids
+    extra, extra_ids = pd.factorize(
+        snapshot.links["account_id"].to_numpy(dtype=object)[rows][unknown]
+    )
+    account = account.copy()
+    account[unknown] = len(ids) + extra
+    return account, np.concatenate([ids, np.asarray(extra_ids, dtype=object)])
 
 
 def _subnet_memberships(
-    links: pd.DataFrame, ip_subnets: pd.DataFrame, kind: str, source: str
-) -> pd.DataFrame:
+    members: dict, is_source: np.ndarray, key_names: pd.Index, ips: pd.Series,
+    subnet_code: np.ndarray,
+) -> dict:  # fmt: skip
+    """Account–subnet rows (``key_code`` = subnet code) from the ip rows of ``members``."""
     # later use and sign-up are kept apart: a sign-up time would hide sessions that run in
     # lockstep, and later use would hide a sign-up cadence
-    ip_links = links.loc[links["kind"] == source, ["account_id", "key", "first_seen", "last_seen"]]
-    subnets = ip_links.merge(ip_subnets.rename(columns={"ip": "key"}), on="key", how="inner")
-    subnets = (
-        subnets.groupby(["account_id", "subnet"], sort=False)
+    used = np.unique(members["key_code"][is_source])
+    position = pd.Index(np.asarray(key_names, dtype=object)[used], dtype=object).get_indexer(
+        ips.to_numpy(dtype=object)
+    )
+    found = position >= 0
+    ip_links = pd.DataFrame(
+        {
+            "account": members["account"][is_source],
+            "ip": members["key_code"][is_source],
+            "first_seen": members["first_seen"][is_source],
+            "last_seen": members["last_seen"][is_source],
+        }
+    )
+    subnets = pd.DataFrame({"ip": used[position[found]], "subnet": subnet_code[found]})
+    # an inner merge keeps the ip links' order, as on the strings
+    joined = ip_links.merge(subnets, on="ip", how="inner")
+    grouped = (
+        joined.groupby(["account", "subnet"], sort=False)
         .agg(first_seen=("first_seen", "min"), last_seen=("last_seen", "max"))
         .reset_index()
-        .rename(columns={"subnet": "key"})
     )
-    subnets["kind"] = kind
-    return subnets[["account_id", "kind", "key", "first_seen", "last_seen"]]
+    return {
+        "account": grouped["account"].to_numpy(),
+        "key_code": grouped["subnet"].to_numpy().astype(np.int64),
+        "first_seen": grouped["first_seen"].to_numpy(),
+        "last_seen": grouped["last_seen"].to_numpy(),
+    }
 
 
 def _all_pairs(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,6 +284,9 @@ def account_links(
         Identifiers with more users than this link only accounts that started using
         them within ``burst_window`` of each other (each to its next
         ``burst_neighbours`` in time).
+    memberships : DataFrame, optional
+        :func:`identifier_memberships` for at least the weighted kinds, when the caller
+        has it already.
 
     Returns
     -------
@@ -222,28 +306,31 @@ def account_links(
     [{'a': 'a', 'b': 'b', 'weight': 1.0}, {'a': 'b', 'b': 'c', 'weight': 0.25}]
     """
     account_ids = snapshot.accounts["account_id"].to_numpy(dtype=object)
-    index = pd.Index(account_ids)
     if memberships is None:
-        members = identifier_memberships(snapshot, weights)
-    else:  # computed once by the caller for several kinds
-        members = memberships.loc[memberships["kind"].isin(list(weights))]
-    acc = index.get_indexer(members["account_id"])
-    members = members.loc[acc >= 0]
-    acc = acc[acc >= 0]
-    kind_code, kinds = pd.factorize(members["kind"])
-    key_code, keys = pd.factorize(members["key"])
-    ident_code, ident_first = pd.factorize(kind_code.astype(np.int64) * len(keys) + key_code)
-    kind_of_ident = np.asarray(kinds)[ident_first // max(len(keys), 1)]
+        memberships = identifier_memberships(snapshot, weights)
+    # the rows of weighted kinds and known accounts, as arrays (no copy of the table)
+    use = memberships["kind"].isin(list(weights)).to_numpy() & (
+        memberships["account"].to_numpy() < len(account_ids)
+    )
+    acc = memberships["account"].to_numpy()[use]
+    kind_code = memberships["kind"].cat.codes.to_numpy()[use].astype(np.int64)
+    kinds = memberships["kind"].cat.categories
+    key_code = memberships["key_code"].to_numpy()[use]
+    n_keys = int(key_code.max()) + 1 if len(key_code) else 1
+    ident_code, ident_first = pd.factorize(kind_code * n_keys + key_code)
+    kind_of_ident = ident_first // n_keys
     n_users = np.bincount(ident_code, minlength=len(ident_first))
-    per_kind = {k: weights[k] for k in kinds}
-    base = np.array([per_kind[k].base for k in kind_of_ident], dtype=float)
-    typical = np.array([per_kind[k].typical for k in kind_of_ident], dtype=float)
-    sync = np.array([per_kind[k].sync for k in kind_of_ident], dtype=float)
-    cadence = np.array([per_kind[k].cadence for k in kind_of_ident], dtype=float)
+
+    def per_kind(field: str) -> np.ndarray:
+        values = [getattr(weights[k], field) if k in weights else 0.0 for k in kinds]
+        return np.array(values, dtype=float)[kind_of_ident]
+
+    base, typical = per_kind("base"), per_kind("typical")
+    sync, cadence = per_kind("sync"), per_kind("cadence")
     ident_weight = base * np.minimum(1.0, typical / np.maximum(n_users, 1))
 
-    first = _seconds(members["first_seen"])
-    last = _seconds(members["last_seen"]) if "last_seen" in members else first
+    first = _seconds(memberships["first_seen"])[use]
+    last = _seconds(memberships["last_seen"])[use] if "last_seen" in memberships else first
     order = np.lexsort((first, ident_code))
     code_sorted, acc_sorted = ident_code[order], acc[order]
     first, last = first[order], last[order]
@@ -298,9 +385,10 @@ def _cadence_pairs(
 
 
 def _seconds(times: pd.Series) -> np.ndarray:
-    values = pd.to_datetime(times, utc=True)
-    out = (values - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy(dtype=float)
-    return np.nan_to_num(out, nan=0.0)
+    """Seconds since the epoch (0 for unknown), as ``Timedelta.total_seconds`` gives them."""
+    values = _naive_utc(times)
+    out = values.view(np.int64) / 1e9
+    return np.where(np.isnat(values), 0.0, out)
 
 
 def _sum_pairs(account_ids: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> LinkGraph:
