@@ -104,46 +104,55 @@ def _members(snapshot: Snapshot, candidate_of: np.ndarray) -> pd.DataFrame:
         raise DetectionError(
             f"candidate labels cover {len(candidate_of)} accounts, the snapshot has {len(accounts)}"
         )
-    keep = candidate_of >= 0
+    account = np.flatnonzero(candidate_of >= 0)
     return pd.DataFrame(
         {
-            "account_id": accounts["account_id"].to_numpy()[keep],
-            "candidate": candidate_of[keep],
+            "account_id": accounts["account_id"].to_numpy()[account],
+            "candidate": candidate_of[account],
+            "account": account,  # position in snapshot.accounts
         }
     )
 
 
 def _memberships(
-    snapshot: Snapshot, members: pd.DataFrame, every: pd.DataFrame | None = None
+    snapshot: Snapshot, candidate_of: np.ndarray, every: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """(candidate, account, kind group, key) plus the key's population count ``users``.
+    """(candidate, account, kind group, key) plus the key's population count ``users``,
+    and ``ident``, a number per (kind group, key).
 
-    Counted on integer codes: strings are looked at once, to factorise them, and kept
-    only for the rows inside candidates.
+    Counted on the integer codes of :func:`identifier_memberships`: strings are kept only
+    for the rows inside candidates.
     """
     if every is None:
         every = identifier_memberships(snapshot, _KIND_GROUP)
     else:
         every = every.loc[every["kind"].isin(list(_KIND_GROUP))]
-    kind_code, kinds = pd.factorize(every["kind"].map(_KIND_GROUP))
-    key_code, keys = pd.factorize(every["key"])
-    account_code, _ = pd.factorize(every["account_id"])
+    groups = list(dict.fromkeys(_KIND_GROUP.values()))
+    group_of = np.array([groups.index(_KIND_GROUP[k]) for k in every["kind"].cat.categories])
+    kind_code, kinds = pd.factorize(group_of[every["kind"].cat.codes.to_numpy()])
+    # numbered in order of appearance, as factorising the strings would
+    key_code, keys = pd.factorize(every["key_code"].to_numpy())
+    account = every["account"].to_numpy()
+    account_code, _ = pd.factorize(account)
     ident = kind_code.astype(np.int64) * max(len(keys), 1) + key_code
     pair = ident * (account_code.max() + 1 if len(account_code) else 1) + account_code
     _, first = np.unique(pair, return_index=True)  # one row per (account, kind, key)
     ident_code, _ = pd.factorize(ident[first])
     users = np.bincount(ident_code)
-    candidate = pd.Series(members["candidate"].to_numpy(), index=members["account_id"])
-    cand = candidate.reindex(every["account_id"].to_numpy()[first]).to_numpy()
-    inside = ~np.isnan(cand)
+    mine = account[first]
+    known = mine < len(candidate_of)
+    cand = np.full(len(first), -1, dtype=np.int64)
+    cand[known] = candidate_of[mine[known]]
+    inside = cand >= 0
     rows = first[inside]
     return pd.DataFrame(
         {
-            "account_id": every["account_id"].to_numpy()[rows],
-            "kind": np.asarray(kinds)[kind_code[rows]],
-            "key": every["key"].to_numpy()[rows],
-            "candidate": cand[inside].astype(np.int64),
+            "account_id": every["account_id"].to_numpy(dtype=object)[rows],
+            "kind": np.array(groups, dtype=object)[kinds][kind_code[rows]],
+            "key": every["key"].to_numpy(dtype=object)[rows],
+            "candidate": cand[inside],
             "users": users[ident_code[inside]],
+            "ident": ident[rows],
         }
     )
 
@@ -155,15 +164,27 @@ def shared_identifiers(snapshot: Snapshot, candidate_of: np.ndarray) -> pd.DataF
     ``key``, ``members`` (accounts of the candidate using it) and ``users`` (accounts of
     the whole graph using it), most-shared first.
     """
-    inside = _memberships(snapshot, _members(snapshot, candidate_of))
-    return _shared(inside)
+    _members(snapshot, candidate_of)  # checks the labels cover the accounts
+    return _shared(_memberships(snapshot, candidate_of))
 
 
 def _shared(inside: pd.DataFrame) -> pd.DataFrame:
-    counts = (
-        inside.groupby(["candidate", "kind", "key"], sort=False)
-        .agg(members=("account_id", "size"), users=("users", "first"))
-        .reset_index()
+    columns = ["candidate", "kind", "key", "members", "users"]
+    if inside.empty:
+        return pd.DataFrame(columns=columns)
+    # grouped on integers: (candidate, ident) is one-to-one with (candidate, kind, key)
+    cand, ident = inside["candidate"].to_numpy(), inside["ident"].to_numpy()
+    group, first = pd.factorize(cand * (int(ident.max()) + 1) + ident)
+    row = np.full(len(first), len(inside), dtype=np.int64)
+    np.minimum.at(row, group, np.arange(len(inside)))
+    counts = pd.DataFrame(
+        {
+            "candidate": cand[row],
+            "kind": inside["kind"].to_numpy()[row],
+            "key": inside["key"].to_numpy()[row],
+            "members": np.bincount(group),
+            "users": inside["users"].to_numpy()[row],
+        }
     )
     shared = counts.loc[counts["members"] >= 2]
     return shared.sort_values(["candidate", "members"], ascending=[True, False]).reset_index(
@@ -209,11 +230,9 @@ def ring_features(
     features = pd.DataFrame(index=n.index)
     features["n_accounts"] = n
     if features.empty:
-        return features.reindex(columns=list(RING_FEATURES)), _shared(
-            pd.DataFrame(columns=["candidate", "kind", "key", "account_id", "users"])
-        )
+        return features.reindex(columns=list(RING_FEATURES)), _shared(pd.DataFrame())
     features["link_density"] = _link_density(graph, candidate_of, link_threshold, n)
-    inside = _memberships(snapshot, members, memberships)
+    inside = _memberships(snapshot, candidate_of, memberships)
     shared = _shared(inside)
     _shared_counts(features, shared, inside, n, rare_ua_users)
     _signup_features(features, snapshot, members, burst_window)
@@ -245,7 +264,7 @@ def _shared_counts(
         features[f"n_shared_{kind}"] = col.reindex(n.index, fill_value=0)
     kinds = [k for k in SHARED_KINDS if k in by_kind]
     features["n_shared_kinds"] = (by_kind[kinds] > 0).sum(axis=1).reindex(n.index, fill_value=0)
-    devices = inside.loc[inside["kind"] == "device"].groupby("candidate")["key"].nunique()
+    devices = inside.loc[inside["kind"] == "device"].groupby("candidate")["ident"].nunique()
     features["accounts_per_device"] = n / devices.reindex(n.index).fillna(n).clip(lower=1)
 
     def top_share(rows: pd.DataFrame) -> pd.Series:
@@ -265,13 +284,13 @@ def _shared_counts(
 def _signup_features(
     features: pd.DataFrame, snapshot: Snapshot, members: pd.DataFrame, window: pd.Timedelta
 ) -> None:
-    created = members.merge(snapshot.accounts[["account_id", "created_at"]], on="account_id")
+    created = snapshot.accounts["created_at"].iloc[members["account"].to_numpy()]
     seconds = (
-        (pd.to_datetime(created["created_at"], utc=True) - pd.Timestamp(0, tz="UTC"))
+        (pd.to_datetime(created, utc=True) - pd.Timestamp(0, tz="UTC"))
         .dt.total_seconds()
         .to_numpy()
     )
-    cand = created["candidate"].to_numpy()
+    cand = members["candidate"].to_numpy()
     order = np.lexsort((seconds, cand))
     cand, seconds = cand[order], seconds[order]
     # members created within `window` after each member, found by one searchsorted on
@@ -299,9 +318,13 @@ def _payment_features(
     features: pd.DataFrame, snapshot: Snapshot, members: pd.DataFrame, n: pd.Series
 ) -> None:
     links = snapshot.links
-    pay = links.loc[links["kind"] == "payment_method", ["account_id", *_OUTCOME_COLS]]
-    pay = pay.merge(members, on="account_id", how="inner")
-    sums = pay.groupby("candidate")[list(_OUTCOME_COLS)].sum().reindex(n.index, fill_value=0)
+    account = snapshot.link_accounts
+    candidate_of = np.full(len(snapshot.accounts), -1, dtype=np.int64)
+    candidate_of[members["account"].to_numpy()] = members["candidate"].to_numpy()
+    cand = np.where(account >= 0, candidate_of[np.maximum(account, 0)], -1)
+    rows = np.flatnonzero((cand >= 0) & (links["kind"] == "payment_method").to_numpy())
+    pay = links[list(_OUTCOME_COLS)].iloc[rows]
+    sums = pay.groupby(cand[rows])[list(_OUTCOME_COLS)].sum().reindex(n.index, fill_value=0)
     attempts = sums.sum(axis=1)
     safe = attempts.where(attempts > 0, 1)
     features["payments_per_account"] = attempts / n
@@ -318,8 +341,8 @@ def _label_and_learned(
     members: pd.DataFrame,
     learned: pd.Series | None,
 ) -> None:
-    labels = members.merge(snapshot.accounts[["account_id", "label"]], on="account_id")
-    counts = pd.crosstab(labels["candidate"], labels["label"])
+    label = snapshot.accounts["label"].iloc[members["account"].to_numpy()]
+    counts = pd.crosstab(members["candidate"].to_numpy(), label.to_numpy())
     for value, column in (("fraud", "fraud_labels"), ("legit", "legit_labels")):
         col = counts[value] if value in counts else pd.Series(dtype=float)
         features[column] = col.reindex(features.index, fill_value=0)

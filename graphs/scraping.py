@@ -130,55 +130,65 @@ class ScrapingDetector:
     # -------------------------------------------------------------------------- fit
     def fit(self, snapshot: Snapshot) -> ScrapingDetector:
         """Learn the population's medians and spreads of rate and breadth."""
-        clients = self._client_table(snapshot.windows)
+        clients, client_of = self._client_table(snapshot.windows)
         self.reference_ = clients[["rate", "paths", "creators"]].copy()
         # scoring the windows it was fitted on (the usual case) reuses their table
-        self._fitted = (snapshot.windows, clients)
+        self._fitted = (snapshot.windows, clients, client_of)
         self.population_median_ = (
             clients[["rate", "paths", "creators"]].median() if len(clients) else None
         )
         return self
 
     @staticmethod
-    def _client_table(windows: pd.DataFrame) -> pd.DataFrame:
+    def _client_table(windows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """One row per client, in order of first window; and each window's client row."""
         if windows is None or windows.empty:
-            return pd.DataFrame(
+            empty = pd.DataFrame(
                 columns=["client_kind", "client_id", "rate", "paths", "creators", "windows",
                          "requests", "ip", "user_agent"]
             )  # fmt: skip
+            return empty, np.zeros(0, dtype=np.int64)
         w = windows
+        # clients numbered in order of first window, as a groupby on the strings would
+        kind_code, _ = pd.factorize(w["client_kind"].to_numpy(dtype=object))
+        id_code, ids = pd.factorize(w["client_id"].to_numpy(dtype=object))
+        client_of, _ = pd.factorize(kind_code.astype(np.int64) * max(len(ids), 1) + id_code)
+        first = np.full(client_of.max() + 1, len(w), dtype=np.int64)
+        np.minimum.at(first, client_of, np.arange(len(w)))
         hours = w["window_s"].astype(float) / 3600.0
         frame = pd.DataFrame(
             {
-                "client_kind": w["client_kind"].to_numpy(),
-                "client_id": w["client_id"].to_numpy(),
+                "client": client_of,
                 "requests": w["n_requests"].astype(float).to_numpy(),
                 "hours": hours.to_numpy(),
                 "paths": pd.to_numeric(w["n_paths"], errors="coerce").fillna(1).to_numpy(),
                 "creators": pd.to_numeric(w["n_creators"], errors="coerce").fillna(0).to_numpy(),
-                "window_start": w["window_start"].to_numpy(),
+                # plain datetime64: numpy would box tz-aware times as objects
+                "window_start": pd.to_datetime(w["window_start"], utc=True)
+                .dt.tz_localize(None)
+                .to_numpy(dtype="datetime64[ns]"),
             }
         )
-        grouped = frame.groupby(["client_kind", "client_id"], sort=False)
+        grouped = frame.groupby("client", sort=True)
         out = grouped.agg(
             requests=("requests", "sum"),
             hours=("hours", "sum"),
             paths=("paths", "median"),
             creators=("creators", "median"),
             windows=("window_start", "nunique"),
-        ).reset_index()
+        ).reset_index(drop=True)
+        out.insert(0, "client_id", w["client_id"].to_numpy(dtype=object)[first])
+        out.insert(0, "client_kind", w["client_kind"].to_numpy(dtype=object)[first])
         out["rate"] = out["requests"] / out["hours"].clip(lower=1e-9)
-        return out
+        return out, client_of
 
     # ------------------------------------------------------------------------ score
     def clients(self, snapshot: Snapshot) -> pd.DataFrame:
         """Every client with its rate, breadth, robust z-scores and ``heavy`` flag."""
         if not hasattr(self, "reference_"):
             raise NotFittedError("ScrapingDetector is not fitted: call fit() first")
-        windows, table = self._fitted
-        clients = (
-            table.copy() if windows is snapshot.windows else self._client_table(snapshot.windows)
-        )
+        clients, _ = self._client_rows(snapshot)
+        clients = clients.copy()
         if clients.empty:
             clients["heavy"] = pd.Series(dtype=bool)
             return clients
@@ -193,13 +203,21 @@ class ScrapingDetector:
         clients["heavy"] = clients["excess"] >= 0
         return clients
 
+    def _client_rows(self, snapshot: Snapshot) -> tuple[pd.DataFrame, np.ndarray]:
+        windows, table, client_of = self._fitted
+        if windows is snapshot.windows:
+            return table, client_of
+        return self._client_table(snapshot.windows)
+
     def clusters(self, snapshot: Snapshot) -> list[ScrapingCluster]:
         """Scored clusters of heavy clients, highest score first (all, not thresholded)."""
         clients = self.clients(snapshot)
-        heavy = clients.loc[clients["heavy"]].reset_index(drop=True)
+        is_heavy = clients["heavy"].to_numpy(dtype=bool)
+        heavy = clients.loc[is_heavy].reset_index(drop=True)
         if heavy.empty:
             return []
-        rows = self._heavy_windows(snapshot.windows, heavy, snapshot.ip_subnets)
+        _, client_of = self._client_rows(snapshot)
+        rows = self._heavy_windows(snapshot.windows.loc[is_heavy[client_of]], snapshot.ip_subnets)
         heavy = self._drop_verified(heavy, rows)
         if heavy.empty:
             return []
@@ -218,11 +236,9 @@ class ScrapingDetector:
         return sorted(found, key=lambda c: -c.score)
 
     @staticmethod
-    def _heavy_windows(
-        windows: pd.DataFrame, heavy: pd.DataFrame, subnets: pd.DataFrame
-    ) -> pd.DataFrame:
-        rows = windows.merge(heavy[["client_kind", "client_id"]], on=["client_kind", "client_id"])
-        rows = rows.copy()
+    def _heavy_windows(windows: pd.DataFrame, subnets: pd.DataFrame) -> pd.DataFrame:
+        """The heavy clients' windows with their subnet and hour."""
+        rows = windows.reset_index(drop=True)
         known = subnets.drop_duplicates("ip").set_index("ip")["subnet"]
         rows["subnet"] = rows["ip"].map(known)
         missing = rows["subnet"].isna()
