@@ -52,6 +52,7 @@ from graphs.scraping import ScrapingDetector
 from graphs.snapshot import Snapshot
 
 __all__ = [
+    "RING_COLUMNS",
     "DetectConfig",
     "Detections",
     "account_table",
@@ -60,6 +61,7 @@ __all__ = [
     "written_rings",
 ]
 
+#: A ring's columns, in the order of the output format's rings.jsonl.
 RING_COLUMNS = (
     "ring_id",
     "kind",

@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from graphs.detection import (
+    RING_COLUMNS,
     DetectConfig,
     Detections,
     account_table,
@@ -40,17 +41,8 @@ __all__ = [
 ]
 
 MODEL_VERSION = "rings-1"
-OUTPUT_FIELDS = (
-    "ring_id",
-    "kind",
-    "score",
-    "accounts",
-    "ips",
-    "shared",
-    "reasons",
-    "first_seen",
-    "last_seen",
-)
+#: rings.jsonl fields, in the output format's order: detection's ring columns.
+OUTPUT_FIELDS = RING_COLUMNS
 
 
 @dataclass
