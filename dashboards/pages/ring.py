@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from urllib.parse import unquote
 
 import dash
@@ -30,9 +33,50 @@ MEMBER_COLUMNS = [
 ]
 
 
+class _RecentRings:
+    """The graph data of the rings whose pages were opened last, for the graph's own
+    callbacks (a click on ``+N more``, the time slider): they redraw the ring the page
+    just read, so they reuse it instead of reading 500 nodes again. A page load always
+    reads afresh; an entry lives ``ttl_s`` seconds (the subgraph changes only when
+    detection runs)."""
+
+    def __init__(self, size: int = 8, ttl_s: float = 300.0) -> None:
+        self.size, self.ttl_s = size, ttl_s
+        self._items: OrderedDict[tuple, tuple[float, queries.RingGraphData]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: tuple, data: queries.RingGraphData) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic(), data)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def get(self, key: tuple) -> queries.RingGraphData | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or time.monotonic() - item[0] > self.ttl_s:
+                return None
+            return item[1]
+
+
+RECENT = _RecentRings()
+
+
+def _ring_data(ring_id: str, *, fresh: bool) -> queries.RingGraphData | None:
+    c = context()
+    key = (id(c.driver), c.database, ring_id)
+    data = None if fresh else RECENT.get(key)
+    if data is None:
+        data = queries.ring_graph_data(c.driver, c.database, ring_id)
+        if data is not None:
+            RECENT.put(key, data)
+    return data
+
+
 def _graph_elements(ring_id: str, window, expanded: dict, open_members: list) -> list[dict]:
     c = context()
-    data = queries.ring_graph_data(c.driver, c.database, ring_id)
+    data = _ring_data(ring_id, fresh=False)
     if data is None:
         return []
     outside = {}
@@ -95,6 +139,10 @@ def _case_panel(ring: dict, history: list[dict]) -> html.Div:
                 data=views.case_history_rows(ring, history),
                 page_size=10,
                 style_cell={"textAlign": "left", "fontSize": 12, "padding": "2px 6px"},
+                style_cell_conditional=[
+                    {"if": {"column_id": "when"}, "minWidth": "110px"},
+                    {"if": {"column_id": "note"}, "minWidth": "140px"},
+                ],
                 style_data={"whiteSpace": "normal", "height": "auto"},
             ),
         ],
@@ -130,7 +178,7 @@ def _header(ring: dict, size: int) -> html.Div:
 def layout(ring_id: str | None = None, **_):
     ring_id = unquote(ring_id or "")
     c = context()
-    data = queries.ring_graph_data(c.driver, c.database, ring_id)
+    data = _ring_data(ring_id, fresh=True)
     if data is None:
         return html.Div([html.H2("No such ring"), html.P(f"There is no ring {ring_id!r}.")])
     history = queries.case_history(c.driver, c.database, ring_id)
@@ -196,6 +244,15 @@ def layout(ring_id: str | None = None, **_):
                 sort_action="native",
                 markdown_options={"link_target": "_self"},
                 style_cell={"textAlign": "left", "fontSize": 13, "padding": "4px 8px"},
+                style_cell_conditional=[
+                    {
+                        "if": {"column_id": "reasons"},
+                        "whiteSpace": "normal",
+                        "minWidth": "320px",
+                        "maxWidth": "520px",
+                        "fontSize": 12,
+                    }
+                ],
             ),
         ]
     )

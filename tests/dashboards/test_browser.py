@@ -119,7 +119,7 @@ def test_opening_a_ring_shows_its_graph(page, dashboard_url, driver, neo4j_setti
         page.click("#ring-export")
     assert download.value.suggested_filename == f"{ring_id}-members.csv"
     lines = Path(download.value.path()).read_text().splitlines()
-    assert lines[0] == "type,id,risk_score,created_at,status,country,email,label"
+    assert lines[0] == "type,id,risk_score,created_at,status,country,email,label,reasons"
     assert sorted(line.split(",")[1] for line in lines[1:]) == sorted(
         m["key"] for m in data.members
     )
@@ -188,6 +188,88 @@ def test_setting_a_case_status_persists_and_shows_after_reload(
     page.wait_for_selector("#cases-table td")
     assert ring_id in page.locator("#cases-table").inner_text()
     screenshot(page, "my-cases")
+    assert page.errors == []
+
+
+def _choose(page, status: str) -> None:
+    page.click("#ring-case-status")
+    page.get_by_role("option", name=status, exact=True).click()
+
+
+def _history(page) -> list[list[str]]:
+    """The case history table's rows as cell texts (when, by, status, assignee, note)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('#ring-case-history tbody tr')]
+                 .map(tr => [...tr.querySelectorAll('td')].map(td => td.innerText.trim()))
+                 .filter(cells => cells.length)"""
+    )
+
+
+def test_case_history_shows_every_decision_newest_first_after_reload(
+    page, dashboard_url, driver, neo4j_settings
+):
+    ring_id = _open_rings(driver, neo4j_settings)[0]["id"]
+    _open_ring_page(page, dashboard_url, ring_id)
+    assert _history(page) == []
+    for status, assignee, note in (
+        ("in_progress", "ann", "looking at the cards"),
+        ("dismissed", "bo", "a family sharing one laptop"),
+    ):
+        _choose(page, status)
+        page.fill("#ring-case-assignee", assignee)
+        page.fill("#ring-case-note", note)
+        page.click("#ring-case-save")
+        page.wait_for_function(
+            "s => document.getElementById('ring-case-message').innerText.startsWith('Saved. ' + s)",
+            arg=status,
+        )
+
+    stored = _rows(
+        driver,
+        neo4j_settings,
+        "MATCH (:Ring {ring_id: $id})-[:HAS_DECISION]->(d:CaseDecision) "
+        "RETURN d.status AS status, d.decided_by AS by ORDER BY d.decided_at DESC",
+        id=ring_id,
+    )
+    assert stored == [
+        {"status": "dismissed", "by": TEST_USER},
+        {"status": "in_progress", "by": TEST_USER},
+    ]
+
+    page.reload()
+    page.wait_for_selector("#ring-case-history tbody td")
+    rows = _history(page)
+    assert [row[1:] for row in rows] == [
+        [TEST_USER, "dismissed", "bo", "a family sharing one laptop"],
+        [TEST_USER, "in_progress", "ann", "looking at the cards"],
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[0]) for row in rows)
+    assert page.locator("#ring-case-status").inner_text().strip() == "dismissed"
+    page.locator("#ring-case-history").scroll_into_view_if_needed()
+    screenshot(page, "ring-case-history")
+    assert page.errors == []
+
+
+def test_an_account_page_shows_its_risk_and_reasons(page, dashboard_url, driver, neo4j_settings):
+    row = _rows(
+        driver,
+        neo4j_settings,
+        "MATCH (a:Account)-[:MEMBER_OF]->(r:Ring {kind: 'fake_account'}) "
+        "WHERE a.reasons IS NOT NULL "
+        "RETURN a.account_id AS id, a.risk_score AS risk, a.reasons AS reasons "
+        "ORDER BY a.risk_score DESC, id LIMIT 1",
+    )[0]
+    page.goto(f"{dashboard_url}/account/{quote(row['id'])}")
+    page.wait_for_selector("#account-reasons li")
+    assert page.locator(".rw-risk").inner_text().strip() == f"{row['risk']:.3f}"
+    shown = page.locator("#account-reasons li").all_inner_texts()
+    assert shown == row["reasons"]
+    assert re.fullmatch(
+        r"member of fake_account ring R-\w+ \(score \d\.\d{3}, \d+ accounts\).*", shown[0]
+    )
+    assert page.locator("#account-rings li").count() >= 1
+    page.wait_for_selector("#account-timeline .main-svg")
+    screenshot(page, "account-reasons")
     assert page.errors == []
 
 

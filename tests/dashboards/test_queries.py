@@ -116,6 +116,30 @@ def test_outside_neighbours_leave_out_the_ring(db, sample_graph):
         queries.outside_neighbours(*db, "Account) DETACH DELETE (x", "k")
 
 
+@pytest.mark.parametrize("limit", [1, 7, 500])
+def test_popular_identifiers_walk_the_risk_index_to_the_same_neighbours(
+    db, sample_graph, monkeypatch, limit
+):
+    ring_id = sample_graph["rings"][0][P.RING_ID]
+    data = queries.ring_graph_data(*db, ring_id)
+    ua = next(i for i in data.identifiers if i["label"] == "UserAgent")
+
+    def rows(ring):
+        found = queries.outside_neighbours(*db, "UserAgent", ua["key"], ring_id=ring, limit=limit)
+        return [(r["key"], r["props"][P.RISK_SCORE], sorted(r["rels"]), r["count"]) for r in found]
+
+    def above_last(found):  # rows tied with the last one may be any of the tied
+        return [row for row in found if row[1] > found[-1][1]]
+
+    read_all = {ring: rows(ring) for ring in (ring_id, None)}
+    monkeypatch.setattr(queries, "INDEX_WALK_FROM", 0)  # every identifier is "popular"
+    for ring, expected in read_all.items():
+        walked = rows(ring)
+        assert [row[1] for row in walked] == [row[1] for row in expected]
+        assert above_last(walked) == above_last(expected)
+    assert len(read_all[None]) == min(limit, ua["neighbours"])
+
+
 def test_account_data_neighbours_and_search(db, sample_graph):
     ring_id = sample_graph["rings"][0][P.RING_ID]
     account_id = _members(sample_graph, ring_id)[0]
