@@ -148,11 +148,33 @@ class HeteroGNN(torch.nn.Module):
             out[t] = h
         return out
 
-    def forward(self, x_dict: dict[str, Tensor], edge_index_dict: dict[EdgeType, Tensor]) -> Tensor:
-        """Logits of every node of the target type in ``x_dict``."""
+    def forward(
+        self,
+        x_dict: dict[str, Tensor],
+        edge_index_dict: dict[EdgeType, Tensor],
+        num_sampled_nodes: dict[str, list[int]] | None = None,
+        num_sampled_edges: dict[EdgeType, list[int]] | None = None,
+    ) -> Tensor:
+        """Logits of every node of the target type in ``x_dict``.
+
+        With the per-hop counts of a sampled mini-batch (``gnn.sampling``: nodes and
+        edges numbered hop by hop), layer ``i`` updates only the nodes within
+        ``num_layers - 1 - i`` hops of the seeds, over the edges into them: the same
+        logits for the seeds at a fraction of the cost (PyG's ``trim_to_layer``); the
+        other nodes' logits are then not computed, so only the seeds' are returned.
+        """
         h = self.embed(x_dict)
         for i in range(self.num_layers):
-            h = self.layer(i, h, h, edge_index_dict)
+            if num_sampled_nodes is None or num_sampled_edges is None:
+                h = self.layer(i, h, h, edge_index_dict)
+                continue
+            hops = self.num_layers - 1 - i  # the nodes this layer must update
+            keep = {t: sum(num_sampled_nodes[t][: hops + 1]) for t in h}
+            edges = {
+                et: e[:, : sum(num_sampled_edges[et][: hops + 1])]
+                for et, e in edge_index_dict.items()
+            }
+            h = self.layer(i, h, {t: v[: keep[t]] for t, v in h.items()}, edges)
         return self.head(h[self.target]).squeeze(-1)
 
     @torch.no_grad()

@@ -8,7 +8,10 @@ keeps all its in-neighbours when it has at most ``k`` of them, else ``k`` drawn 
 the cost at ``O(k)`` per node even for an identifier shared by a million accounts.
 
 It returns PyG's ``HeteroSamplerOutput``, so ``NodeLoader`` builds the mini-batch
-``HeteroData`` (seed nodes first in ``batch[target].n_id``, ``batch_size`` seeds).
+``HeteroData`` (seed nodes first in ``batch[target].n_id``, ``batch_size`` seeds). Nodes
+are numbered hop by hop and edges are stored hop by hop, with the counts per hop in
+``batch[t].num_sampled_nodes`` and ``batch[et].num_sampled_edges``, so a model can skip
+the nodes and edges a layer does not need (as PyG's ``trim_to_layer`` does).
 
 Examples
 --------
@@ -116,11 +119,13 @@ class UniformSampler(BaseSampler):
         edges: dict = {et: [] for et in self.csc}
         num_sampled_nodes = {t: [0] for t in self.num_nodes}
         num_sampled_nodes[seed_type][0] = len(seeds)
+        num_sampled_edges = {et: [] for et in self.csc}
         for k in self.fanout:
             reached: dict[str, list[torch.Tensor]] = {}
             for et, (colptr, src, perm) in self.csc.items():
                 dst_nodes = frontier.get(et[2])
                 if dst_nodes is None or not len(dst_nodes):
+                    num_sampled_edges[et].append(0)
                     continue
                 pos, owner = _pick(colptr, dst_nodes, k, self.generator)
                 src_glob = src[pos]
@@ -128,6 +133,7 @@ class UniformSampler(BaseSampler):
                 rows[et].append(src_glob)  # global for now, mapped below
                 cols[et].append(local[et[2]][dst_nodes[owner]])
                 edges[et].append(perm[pos])
+                num_sampled_edges[et].append(len(pos))
             frontier = {}
             for t in self.num_nodes:
                 new = (
@@ -154,6 +160,7 @@ class UniformSampler(BaseSampler):
             col=out_col,
             edge=out_edge,
             num_sampled_nodes=num_sampled_nodes,
+            num_sampled_edges=num_sampled_edges,
             metadata=(index.input_id, index.time),
         )
 

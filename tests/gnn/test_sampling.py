@@ -31,6 +31,32 @@ def test_full_fanout_batches_and_chunked_inference_equal_full_batch(ring_graph, 
     assert batch["node"].n_id[:4].tolist() == [5, 3, 17, 30]
     out = model(batch.x_dict, batch.edge_index_dict)[:4]
     assert torch.allclose(out, full[seeds], atol=1e-5)
+    # per-hop trimming: only the seeds' logits, and the same ones
+    trimmed = model(
+        batch.x_dict,
+        batch.edge_index_dict,
+        batch.collect("num_sampled_nodes"),
+        batch.collect("num_sampled_edges"),
+    )
+    assert trimmed.shape == (4,)
+    assert torch.allclose(trimmed, full[seeds], atol=1e-5)
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3])
+def test_trimmed_forward_on_the_account_graph_equals_full_batch(tiny_snapshot, layers):
+    g = from_snapshot(tiny_snapshot)
+    channels = {t: g.data[t].x.shape[1] for t in g.data.node_types}
+    model = MODELS["sage"](
+        g.data.metadata(), channels, target="account", hidden_channels=8, num_layers=layers
+    )
+    model.fit_scaling(g.data.x_dict).eval()
+    full = model(g.data.x_dict, g.data.edge_index_dict)
+    seeds = torch.tensor([2, 0])
+    sampler = UniformSampler(g.data, [-1] * layers)
+    batch = next(iter(neighbour_loader(g.data, sampler, "account", seeds, 2)))
+    counts = batch.collect("num_sampled_nodes"), batch.collect("num_sampled_edges")
+    trimmed = model(batch.x_dict, batch.edge_index_dict, *counts)
+    assert torch.allclose(trimmed, full[seeds], atol=1e-5)
 
 
 def test_fanout_caps_neighbours_per_node():
