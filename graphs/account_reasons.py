@@ -117,16 +117,18 @@ def _members(rings: pd.DataFrame, flagged: pd.Index) -> pd.DataFrame:
 
 
 def _ring_lines(rings: pd.DataFrame, flagged: pd.Index) -> dict[str, list[str]]:
+    members = _members(rings, flagged)
+    others = members.groupby("account_id").size() - 1
     lines: dict[str, list[str]] = {}
-    for account_id, mine in _members(rings, flagged).groupby("account_id", sort=False):
-        best = mine.iloc[0]
+    for row in members.drop_duplicates("account_id").itertuples(index=False):
         text = (
-            f"member of {best['kind']} ring {best['ring_id']} "
-            f"(score {float(best['score']):.3f}, {int(best['size'])} accounts)"
+            f"member of {row.kind} ring {row.ring_id} "
+            f"(score {float(row.score):.3f}, {int(row.size)} accounts)"
         )
-        if len(mine) > 1:
-            text += f" and of {len(mine) - 1} other ring{'s' if len(mine) > 2 else ''}"
-        lines[account_id] = [text]
+        more = int(others[row.account_id])
+        if more:
+            text += f" and of {more} other ring{'s' if more > 1 else ''}"
+        lines[row.account_id] = [text]
     return lines
 
 
@@ -152,9 +154,7 @@ def _shared_lines(
     listed = _ring_identifiers(rings)
     if listed.empty:
         return {}
-    near = links.loc[
-        links["key"].astype(str).isin(set(listed["key"])), ["account_id", "kind", "key"]
-    ]
+    near = links.loc[links["key"].isin(set(listed["key"])), ["account_id", "kind", "key"]]
     near = near.assign(kind=near["kind"].replace(LINK_KIND), key=near["key"].astype(str))
     users = near.drop_duplicates().groupby(["kind", "key"])["account_id"].nunique()
     # an account's candidates: identifiers listed by a ring it is in, that it uses itself
@@ -163,7 +163,8 @@ def _shared_lines(
     used = near.loc[near["account_id"].isin(flagged), ["account_id", "kind", "key"]]
     mine = candidates.merge(used.drop_duplicates(), on=["account_id", "kind", "key"])
     mine = mine.drop_duplicates()
-    mine["others"] = [users[(k, v)] - 1 for k, v in zip(mine["kind"], mine["key"], strict=True)]
+    mine = mine.merge(users.rename("others").reset_index(), on=["kind", "key"])
+    mine["others"] -= 1
     mine = mine.loc[mine["others"] > 0]
     mine["order"] = mine["kind"].map(SHARED_ORDER.index)
     mine = mine.sort_values(
