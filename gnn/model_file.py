@@ -148,11 +148,28 @@ class RiskModel:
 
     def risk_scores(self, snapshot: Snapshot) -> pd.Series:
         """``risk_score`` per account of ``snapshot`` (a Series indexed by account_id):
-        what detection's ring scoring and ``accounts.csv`` take."""
+        what detection's ring scoring and ``accounts.csv`` take. ``attrs["model"]`` names
+        the model and the detector that won on validation (detect's summary.json shows it).
+        """
         from gnn.hetero import from_snapshot
 
         graph = from_snapshot(snapshot)
-        return pd.Series(self.score(graph), index=graph.ids[graph.target], name="risk_score")
+        scores = pd.Series(self.score(graph), index=graph.ids[graph.target], name="risk_score")
+        scores.attrs["model"] = self.summary()
+        return scores
+
+    def summary(self) -> dict[str, Any]:
+        """Version, winning detector (and its model class) and validation AUPRC of both."""
+        metrics = self.metadata.get("metrics", {})
+        return {
+            "version": self.version,
+            "winner": self.winner,
+            "detector": (
+                f"gnn:{self.gnn.model}" if self.winner == "gnn" else "tree:HistGradientBoosting"
+            ),
+            "val_auprc": {k: v.get("val", {}).get("auprc") for k, v in metrics.items()},
+            "training_data_sha256": self.metadata.get("training_data_sha256"),
+        }
 
 
 def save_model(

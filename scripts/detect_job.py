@@ -88,6 +88,8 @@ def run_detect(
         "model_version": MODEL_VERSION,
         "ring_scorer": found.info["ring_scorer"],
         "learned_account_score": found.info["learned_account_score"],
+        # which trained model (version, winning detector) gave the learned score, if any
+        "learned_model": None if learned is None else learned.attrs.get("model"),
         "thresholds": {"ring": threshold, "scraping": config.scraping_threshold},
         "config": found.info["config"],
         "as_of": data_time(snapshot).isoformat(),

@@ -74,3 +74,30 @@ def test_risk_scores_are_a_series_by_account_id(training, tmp_path, tiny_snapsho
     scores = load_model(tmp_path).risk_scores(tiny_snapshot)
     assert list(scores.index) == ["a1", "a2", "a3"]
     assert scores.between(0, 1).all()
+
+
+@pytest.mark.parametrize("winner", ["gnn", "tree"])
+def test_scores_come_from_the_validation_winner_named_in_the_metadata(training, tmp_path, winner):
+    measured, training.selection.winner = training.selection.winner, winner
+    try:
+        save_model(tmp_path, training.selection, training.graph, training.y)
+    finally:
+        training.selection.winner = measured
+    model = load_model(tmp_path)
+    meta = json.loads((tmp_path / "model-0001.json").read_text())
+    assert meta["winner"] == model.winner == winner
+    expected = getattr(model, winner).score(training.graph)
+    np.testing.assert_array_equal(model.score(training.graph), expected)
+    assert model.summary()["detector"].startswith(winner)
+
+
+def test_detect_summary_names_the_model_behind_the_learned_score(training, tmp_path):
+    from scripts.detect_job import run_detect
+
+    snapshot = planted_snapshot(n_legit=80, n_rings=6)
+    save_model(tmp_path, training.selection, training.graph, training.y)
+    scores = load_model(tmp_path).risk_scores(snapshot)
+    summary = run_detect(snapshot, learned=scores).summary
+    assert summary["learned_model"]["version"] == "model-0001"
+    assert summary["learned_model"]["winner"] == training.selection.winner
+    assert run_detect(snapshot).summary["learned_model"] is None
