@@ -12,6 +12,7 @@ from ingest.prepare import EDGE_COUNTERS
 
 __all__ = [
     "ACCOUNT_NODES",
+    "EDGE_CREATES",
     "EDGE_WRITES",
     "EXISTING_ACCOUNTS",
     "INDEXES",
@@ -19,9 +20,11 @@ __all__ = [
     "IP_WINDOWS",
     "KEY_NODES",
     "LABELS",
+    "NEW_ACCOUNT_NODES",
     "PAYMENT_METHOD_NODES",
     "SCHEMA",
     "USED_IP_WINDOWS",
+    "edge_create",
     "edge_write",
 ]
 
@@ -74,6 +77,15 @@ SET a.{P.CREATED_AT} = {_earliest(f"a.{P.CREATED_AT}", "created")},
     a.{P.ACCOUNT_EMAIL} = row.email,
     a.{P.DOMAIN} = row.domain,
     a.{P.ACCOUNT_PHONE} = row.phone
+"""
+
+#: Accounts that did not exist when the run began (see ``writer.FreshAccounts``).
+NEW_ACCOUNT_NODES = f"""
+UNWIND $rows AS row
+CREATE (a:{A} {{{P.ACCOUNT_ID}: row.account_id,
+        {P.CREATED_AT}: datetime({{epochMillis: row.created_at}}),
+        {P.COUNTRY}: row.country, {P.STATUS}: row.status, {P.ACCOUNT_EMAIL}: row.email,
+        {P.DOMAIN}: row.domain, {P.ACCOUNT_PHONE}: row.phone}})
 """
 
 IP_NODES = f"""
@@ -138,6 +150,27 @@ WITH r, row WHERE r.{P.LAST_RUN} IS NULL OR r.{P.LAST_RUN} <> $run
 WITH r, row, datetime({{epochMillis: row.first_seen}}) AS fs,
      datetime({{epochMillis: row.last_seen}}) AS ls
 SET {", ".join(sets)}
+"""
+
+
+def edge_create(rel: Rel, counters: tuple[str, ...]) -> str:
+    """The batched insert of edges known not to exist (from an account created in this
+    run, of a type no earlier file of the run wrote for it): what :func:`edge_write`
+    leaves on a new edge, without MERGE's check and locks."""
+    label, key = USAGE_RELS[rel]
+    props = [
+        f"{P.FIRST_SEEN}: datetime({{epochMillis: row.first_seen}})",
+        f"{P.LAST_SEEN}: datetime({{epochMillis: row.last_seen}})",
+        *(f"{counter}: row.{counter}" for counter in counters),
+    ]
+    if rel == Rel.HAS_EMAIL:
+        props.append(f"{P.RAW}: row.raw")
+    props.append(f"{P.LAST_RUN}: $run")
+    return f"""
+UNWIND $rows AS row
+MATCH (a:{A} {{{P.ACCOUNT_ID}: row.account_id}})
+MATCH (x:{label} {{{key}: row.key}})
+CREATE (a)-[:{rel} {{{", ".join(props)}}}]->(x)
 """
 
 
@@ -214,3 +247,7 @@ NODE_COUNT = "MATCH (n) RETURN count(n) AS n"
 
 #: The upsert of every relationship type that prepare produces.
 EDGE_WRITES: dict[Rel, str] = {rel: edge_write(rel, c) for rel, c in EDGE_COUNTERS.items()}
+#: The insert of new account edges, per relationship type (SENT_UA starts at an IP).
+EDGE_CREATES: dict[Rel, str] = {
+    rel: edge_create(rel, c) for rel, c in EDGE_COUNTERS.items() if rel != Rel.SENT_UA
+}

@@ -47,6 +47,7 @@ def ingest_dataset(
     completed = runs.completed_files(driver, database)
     disable = None if progress is None else not progress
     status = "failed"
+    fresh = writer.FreshAccounts()
     try:
         prepared_files = iter_prepared(
             tables,
@@ -59,7 +60,11 @@ def ingest_dataset(
             report.files.append(prepared.report)
             if prepared.report.status != "loaded":
                 continue
-            steps = writer.rows_to_write(prepared)
+            if "accounts" in prepared.frames:
+                ids = prepared.frames["accounts"]["account_id"]
+                existing = writer.existing_accounts(driver, database, ids.tolist())
+                fresh.add(ids[~ids.isin(existing)])
+            steps = writer.rows_to_write(prepared, fresh)
             total = sum(len(step) for step in steps)
             with tqdm(
                 total=total,

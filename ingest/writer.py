@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import zip_longest
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from graphs.model import Label, Rel
 from ingest import cypher
@@ -26,6 +28,7 @@ from ingest.prepare import EDGE_COUNTERS, PreparedFile
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "FreshAccounts",
     "Step",
     "ensure_schema",
     "existing_accounts",
@@ -140,6 +143,43 @@ def key_nodes(frames: dict[str, pd.DataFrame]) -> dict[Label, pd.DataFrame]:
     return out
 
 
+def _strings(values: pd.Series) -> pa.Array:
+    return pa.array(values.to_numpy(dtype=object), type=pa.string())
+
+
+@dataclass
+class FreshAccounts:
+    """The accounts that did not exist when this run began, and per relationship type
+    those whose edges of that type the run has already written.
+
+    An edge of a fresh account whose type no earlier file of the run wrote for it cannot
+    exist yet (one row per edge per file), so it is created, not merged. A run that is
+    interrupted and run again finds these accounts in the graph and merges: a retry
+    never creates an edge twice.
+    """
+
+    ids: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
+    written: dict[Rel, pa.Array] = field(default_factory=dict)
+
+    def add(self, ids: pd.Series) -> None:
+        self.ids = pa.concat_arrays([self.ids, _strings(ids)])
+
+    def is_fresh(self, ids: pd.Series) -> np.ndarray:
+        return pc.is_in(_strings(ids), value_set=self.ids).to_numpy(zero_copy_only=False)
+
+    def take(self, rel: Rel, ids: pd.Series) -> np.ndarray:
+        """Which rows (accounts ``ids``) of a file's ``rel`` edges are new edges; the
+        file's fresh accounts count as written for ``rel`` from now on."""
+        values = _strings(ids)
+        fresh = pc.is_in(values, value_set=self.ids)
+        if rel in self.written:
+            fresh = pc.and_(fresh, pc.invert(pc.is_in(values, value_set=self.written[rel])))
+        mask = fresh.to_numpy(zero_copy_only=False)
+        before = self.written.get(rel, pa.array([], pa.string()))
+        self.written[rel] = pa.concat_arrays([before, values.filter(fresh)])
+        return mask
+
+
 @dataclass(frozen=True)
 class Step:
     """One query and the rows it is run over (converted to parameters batch by batch,
@@ -153,12 +193,18 @@ class Step:
         return len(self.frame)
 
 
-def rows_to_write(prepared: PreparedFile) -> list[Step]:
-    """The steps that write one prepared file, in dependency order (nodes first)."""
+def rows_to_write(prepared: PreparedFile, fresh: FreshAccounts | None = None) -> list[Step]:
+    """The steps that write one prepared file, in dependency order (nodes first).
+
+    With ``fresh``, fresh accounts and their new edges are created rather than merged.
+    """
     frames = prepared.frames
     steps: list[Step] = []
     if "accounts" in frames:
-        steps.append(Step("Account", cypher.ACCOUNT_NODES, frames["accounts"]))
+        accounts = frames["accounts"]
+        new = fresh.is_fresh(accounts["account_id"]) if fresh else np.zeros(len(accounts), bool)
+        steps.append(Step("Account", cypher.ACCOUNT_NODES, accounts[~new]))
+        steps.append(Step("new Account", cypher.NEW_ACCOUNT_NODES, accounts[new]))
     if "ips" in frames:
         steps.append(Step("IP", cypher.IP_NODES, frames["ips"]))
     for label, frame in key_nodes(frames).items():
@@ -176,7 +222,13 @@ def rows_to_write(prepared: PreparedFile) -> list[Step]:
             columns = [source, "key", "first_seen", "last_seen", *counters]
             if rel == Rel.HAS_EMAIL:
                 columns.append("raw")
-            steps.append(Step(str(rel), cypher.EDGE_WRITES[rel], frame[columns]))
+            new = np.zeros(len(frame), bool)
+            if fresh is not None and rel in cypher.EDGE_CREATES:
+                new = fresh.take(rel, frame["account_id"])
+            steps.append(Step(str(rel), cypher.EDGE_WRITES[rel], frame.loc[~new, columns]))
+            steps.append(
+                Step(f"new {rel}", cypher.EDGE_CREATES.get(rel, ""), frame.loc[new, columns])
+            )
     if "account_windows" in frames:
         rows = _window_rows(frames["account_windows"], ["account_id", "ip"])
         steps.append(Step("USED_IP windows", cypher.USED_IP_WINDOWS, pd.DataFrame(rows)))
