@@ -148,6 +148,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from graphs.errors import ConfigError
+from ingest.tables import TABLES
 
 __all__ = [
     "ABUSE_SCENARIOS",
@@ -175,44 +176,8 @@ _SEMESTER = (
 TIMELINE_START = pd.Timestamp(_START, unit="s", tz="UTC")
 TIMELINE_END = pd.Timestamp(_END, unit="s", tz="UTC")
 
-#: Columns of every table, exactly as the input format spells them.
-TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "accounts": (
-        "account_id",
-        "created_at",
-        "email",
-        "phone",
-        "country",
-        "signup_ip",
-        "signup_device_id",
-        "status",
-    ),
-    "logins": ("account_id", "ts", "ip", "device_id", "user_agent", "success"),
-    "payments": (
-        "payment_id",
-        "account_id",
-        "ts",
-        "payment_method_id",
-        "amount",
-        "currency",
-        "outcome",
-        "creator_id",
-        "card_bin",
-        "card_country",
-    ),
-    "requests": (
-        "window_start",
-        "window_s",
-        "ip",
-        "user_agent",
-        "device_id",
-        "account_id",
-        "n_requests",
-        "n_paths",
-        "n_creators",
-    ),
-    "labels": ("account_id", "label", "source", "ts"),
-}
+#: Columns of every table, exactly as the input format spells them (the validator's).
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {name: spec.columns for name, spec in TABLES.items()}
 _TRUTH_COLUMNS = ("group_id", "kind", "entity_type", "entity_id", "scenario")
 _TIME_COLUMNS = {
     "accounts": "created_at",
