@@ -10,6 +10,11 @@ Not a test: it prints numbers and writes JSON. For each world size it generates 
 * **naive**: one auto-commit ``MERGE`` query per input row, the way a first script
   would do it, on a sample of the logins (measured in the same run, same server).
 
+``--ceiling`` measures instead what the server can do at all on this machine: plain
+``UNWIND $rows`` CREATE / MERGE of nodes and of relationships (with the counters and
+times an ingest edge carries) for each batch size and worker count, against which the
+online path's rows/s are judged.
+
 Each path runs in a child process so its peak memory is its own. Usage::
 
     .venv/bin/python -m scripts.bench_ingest --accounts 100000 1000000 \\
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import resource
 import shutil
 import socket
@@ -40,6 +46,73 @@ ON MATCH SET r.last_seen = datetime($ts), r.count = r.count + 1
 """
 
 
+#: Plain batched writes without ingest's logic: {name: (schema, query)}; {t} is a tag
+#: that keeps each configuration's nodes apart.
+CEILING = {
+    "create_nodes": (
+        "CREATE INDEX ceil_a{t} IF NOT EXISTS FOR (n:CeilA{t}) ON (n.k)",
+        "UNWIND $rows AS row CREATE (:CeilA{t} {{k: row.a}})",
+    ),
+    "merge_nodes": (
+        "CREATE CONSTRAINT ceil_b{t} IF NOT EXISTS FOR (n:CeilB{t}) REQUIRE n.k IS UNIQUE",
+        "UNWIND $rows AS row MERGE (:CeilB{t} {{k: row.b}})",
+    ),
+    "create_rels": (
+        None,
+        "UNWIND $rows AS row MATCH (a:CeilA{t} {{k: row.a}}) MATCH (b:CeilB{t} {{k: row.b}}) "
+        "CREATE (a)-[:CEIL_C {{first_seen: datetime({{epochMillis: row.t}}), "
+        "last_seen: datetime({{epochMillis: row.t}}), count: row.c, logins: row.c, "
+        "requests: row.c, last_run: $run}}]->(b)",
+    ),
+    "merge_rels": (
+        None,
+        "UNWIND $rows AS row MATCH (a:CeilA{t} {{k: row.a}}) MATCH (b:CeilB{t} {{k: row.b}}) "
+        "MERGE (a)-[r:CEIL_M]->(b) SET r.first_seen = datetime({{epochMillis: row.t}}), "
+        "r.last_seen = datetime({{epochMillis: row.t}}), r.count = coalesce(r.count, 0) + row.c, "
+        "r.logins = coalesce(r.logins, 0) + row.c, r.requests = coalesce(r.requests, 0) + row.c, "
+        "r.last_run = $run",
+    ),
+}
+
+
+def _ceiling(driver, rows: int, batch_sizes: list[int], worker_counts: list[int]) -> list[dict]:
+    """Rows/s of each CEILING write per batch size and worker count; relationship rows
+    are partitioned by target between workers (as the online writer does)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    targets = max(1, rows // 4)  # each target shared by ~4 sources, like an IP
+    data = [{"a": f"a{i}", "b": f"b{i % targets}", "t": 1_780_000_000_000 + i, "c": 1}
+            for i in range(rows)]  # fmt: skip
+    results = []
+    for workers in worker_counts:
+        for batch in batch_sizes:
+            tag = f"{workers}x{batch}"
+            parts = [[r for i, r in enumerate(data) if i % targets % workers == w]
+                     for w in range(workers)]  # fmt: skip
+            batches = [p[i : i + batch] for p in parts for i in range(0, len(p), batch)]
+            for name, (schema, query) in CEILING.items():
+                if schema:
+                    driver.execute_query(schema.format(t=tag), database_="neo4j")
+                    driver.execute_query("CALL db.awaitIndexes(300)", database_="neo4j")
+                text = query.format(t=tag)
+                if name == "merge_nodes":  # one row per distinct target
+                    todo = [data[i : i + batch] for i in range(0, targets, batch)]
+                    todo = [[{"b": r["b"]} for r in b] for b in todo]
+                    n = targets
+                else:
+                    todo, n = batches, rows
+                began = time.perf_counter()
+                with ThreadPoolExecutor(workers) as pool:
+                    list(pool.map(lambda b, q=text: driver.execute_query(
+                        q, rows=b, run="r", database_="neo4j"), todo))  # fmt: skip
+                seconds = time.perf_counter() - began
+                results.append({"write": name, "workers": workers, "batch_size": batch,
+                                "rows": n, "seconds": seconds, "rows_per_s": n / seconds,
+                                "load_avg_1m": os.getloadavg()[0]})  # fmt: skip
+                print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    return results
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -48,6 +121,39 @@ def _free_port() -> int:
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _TreePeak:
+    """Peak of the summed RSS of this process and its Python children (the bulk path's
+    prepare workers), sampled every 0.2 s; Java children (the importer) are the
+    server's side and left out."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._stop.wait(0.2):
+            total = me.memory_info().rss
+            for child in me.children(recursive=True):
+                try:
+                    if "java" not in child.name():
+                        total += child.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak = max(self.peak, total / 2**20)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 # ---------------------------------------------------------------- child processes
@@ -59,12 +165,13 @@ def _child(args: argparse.Namespace) -> None:
 
     logging.getLogger("neo4j").setLevel(logging.ERROR)
     server = ManagedServer.from_settings(data_dir=Path(args.server_dir), port=args.port)
+    tree = _TreePeak()
     began = time.perf_counter()
     out: dict[str, object] = {}
     if args.child == "bulk":
         from ingest.bulk import bulk_ingest
 
-        report = bulk_ingest(server, "neo4j", Path(args.dataset))
+        report = bulk_ingest(server, "neo4j", Path(args.dataset), workers=args.workers)
         out.update(rows_read=report.rows_read, rows_written=report.rows_written)
     else:
         with GraphDatabase.driver(server.uri, auth=("neo4j", server.password)) as driver:
@@ -83,8 +190,13 @@ def _child(args: argparse.Namespace) -> None:
                 out.update(accounts=snapshot.n_accounts, links=len(snapshot.links))
             elif args.child == "naive":
                 out.update(rows_read=_naive(driver, Path(args.dataset), args.sample))
+            elif args.child == "ceiling":
+                out["ceiling"] = _ceiling(
+                    driver, args.ceiling_rows, args.batch_sizes, args.worker_counts
+                )
     out["seconds"] = time.perf_counter() - began
     out["peak_mib"] = _peak_mib()
+    out["peak_tree_mib"] = max(tree.stop(), out["peak_mib"])
     print(json.dumps(out))
 
 
@@ -127,7 +239,6 @@ def _empty_database(server) -> None:
 
 def _machine() -> dict[str, float]:
     """How busy the machine is: the numbers mean little without it on a shared box."""
-    import os
 
     began = time.perf_counter()
     sum(range(10_000_000))  # ~0.15 s of one idle core of a current x86 machine
@@ -163,7 +274,13 @@ def main() -> None:
         choices=["naive", "online", "bulk"], help="Which paths, in this order.",
     )  # fmt: skip
     # child mode
-    parser.add_argument("--child", choices=["online", "bulk", "snapshot", "naive"])
+    parser.add_argument("--ceiling", action="store_true", help="Measure the server's ceiling.")
+    parser.add_argument("--ceiling-rows", type=int, default=200_000)
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=[1_000, 5_000, 20_000, 50_000]
+    )
+    parser.add_argument("--worker-counts", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--child", choices=["online", "bulk", "snapshot", "naive", "ceiling"])
     parser.add_argument("--dataset")
     parser.add_argument("--server-dir")
     parser.add_argument("--port", type=int)
@@ -185,6 +302,9 @@ def main() -> None:
     )
     server.install(progress=print)
     server.start(timeout=600)
+    if args.ceiling:
+        _run_ceiling(args, server)
+        return
     tuning = ["--batch-size", str(args.batch_size), "--workers", str(args.workers)]
     results = {
         "batch_size": args.batch_size,
@@ -215,6 +335,24 @@ def main() -> None:
     print(f"wrote {args.out}")
 
 
+def _run_ceiling(args: argparse.Namespace, server) -> None:
+    try:
+        _empty_database(server)
+        extra = ["--ceiling-rows", str(args.ceiling_rows),
+                 "--batch-sizes", *map(str, args.batch_sizes),
+                 "--worker-counts", *map(str, args.worker_counts)]  # fmt: skip
+        result = _run_child("ceiling", Path("."), server, extra)
+    finally:
+        server.stop()
+    result["machine"] = _machine()
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"  {'write':13} {'workers':>7} {'batch':>7} {'rows/s':>9} {'load':>5}")
+    for r in result["ceiling"]:
+        print(f"  {r['write']:13} {r['workers']:7} {r['batch_size']:7,} "
+              f"{r['rows_per_s']:9,.0f} {r['load_avg_1m']:5.1f}")  # fmt: skip
+    print(f"wrote {args.out}")
+
+
 def _print(entry: dict) -> None:
     naive = entry["naive"]["rows_per_s"] if "naive" in entry else float("nan")
     rows = next(entry[p]["rows_read"] for p in ("online", "bulk", "naive") if p in entry)
@@ -223,9 +361,10 @@ def _print(entry: dict) -> None:
     for path in ("naive", "online", "bulk"):
         if path in entry:
             step = entry[path]
+            peak = step.get("peak_tree_mib", step["peak_mib"])
             print(
                 f"  {path:8} {step['seconds']:9.1f} {step['rows_per_s']:10,.0f} "
-                f"{step['rows_per_s'] / naive:8.1f} {step['peak_mib']:9.0f}"
+                f"{step['rows_per_s'] / naive:8.1f} {peak:9.0f}"
             )
     if "bulk" in entry and "online" in entry:
         ratio = entry["bulk"]["rows_per_s"] / entry["online"]["rows_per_s"]
