@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from graphs.snapshot import Snapshot
+from graphs.snapshot import Snapshot, text_column
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -173,7 +173,11 @@ def identifier_memberships(snapshot: Snapshot, kinds: Mapping[str, object]) -> p
             part["key_code"] = part["key_code"] + len(key_names)
             parts.append(part)
     columns = ["account_id", "kind", "key", "first_seen", "last_seen", "account", "key_code"]
-    out = pd.DataFrame({c: np.concatenate([np.asarray(p[c]) for p in parts]) for c in columns})
+    # pd.Series(..., dtype=object) keeps the string objects (pandas would copy them into
+    # a new Arrow string column, and every later to_numpy would box them again)
+    out = pd.DataFrame(
+        {c: text_column(np.concatenate([np.asarray(p[c]) for p in parts])) for c in columns}
+    )
     out["kind"] = pd.Categorical.from_codes(out["kind"].to_numpy(), categories=categories)
     for column in ("first_seen", "last_seen"):
         out[column] = out[column].dt.tz_localize("UTC").astype(links[column].dtype)

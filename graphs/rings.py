@@ -28,7 +28,7 @@ import pandas as pd
 
 from graphs.errors import DetectionError, NotFittedError
 from graphs.linking import LinkGraph, identifier_memberships
-from graphs.snapshot import Snapshot
+from graphs.snapshot import Snapshot, text_column
 
 __all__ = [
     "MEMBERSHIP_KINDS",
@@ -107,7 +107,7 @@ def _members(snapshot: Snapshot, candidate_of: np.ndarray) -> pd.DataFrame:
     account = np.flatnonzero(candidate_of >= 0)
     return pd.DataFrame(
         {
-            "account_id": accounts["account_id"].to_numpy()[account],
+            "account_id": text_column(accounts["account_id"].to_numpy(dtype=object)[account]),
             "candidate": candidate_of[account],
             "account": account,  # position in snapshot.accounts
         }
@@ -147,9 +147,9 @@ def _memberships(
     rows = first[inside]
     return pd.DataFrame(
         {
-            "account_id": every["account_id"].to_numpy(dtype=object)[rows],
-            "kind": np.array(groups, dtype=object)[kinds][kind_code[rows]],
-            "key": every["key"].to_numpy(dtype=object)[rows],
+            "account_id": text_column(every["account_id"].to_numpy(dtype=object)[rows]),
+            "kind": text_column(np.array(groups, dtype=object)[kinds][kind_code[rows]]),
+            "key": text_column(every["key"].to_numpy(dtype=object)[rows]),
             "candidate": cand[inside],
             "users": users[ident_code[inside]],
             "ident": ident[rows],
@@ -180,8 +180,8 @@ def _shared(inside: pd.DataFrame) -> pd.DataFrame:
     counts = pd.DataFrame(
         {
             "candidate": cand[row],
-            "kind": inside["kind"].to_numpy()[row],
-            "key": inside["key"].to_numpy()[row],
+            "kind": text_column(inside["kind"].to_numpy(dtype=object)[row]),
+            "key": text_column(inside["key"].to_numpy(dtype=object)[row]),
             "members": np.bincount(group),
             "users": inside["users"].to_numpy()[row],
         }

@@ -33,7 +33,7 @@ import pandas as pd
 
 from graphs.components import connected_labels
 from graphs.errors import NotFittedError
-from graphs.snapshot import Snapshot
+from graphs.snapshot import Snapshot, text_column
 
 __all__ = ["SCRAPING_RULE", "VERIFIED_CRAWLERS", "ScrapingCluster", "ScrapingDetector"]
 
@@ -177,8 +177,8 @@ class ScrapingDetector:
             creators=("creators", "median"),
             windows=("window_start", "nunique"),
         ).reset_index(drop=True)
-        out.insert(0, "client_id", w["client_id"].to_numpy(dtype=object)[first])
-        out.insert(0, "client_kind", w["client_kind"].to_numpy(dtype=object)[first])
+        for column in ("client_id", "client_kind"):  # object strings, as the windows hold them
+            out.insert(0, column, text_column(w[column].to_numpy(dtype=object)[first]))
         out["rate"] = out["requests"] / out["hours"].clip(lower=1e-9)
         return out, client_of
 

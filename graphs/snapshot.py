@@ -34,7 +34,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-__all__ = ["LINK_KINDS", "Snapshot"]
+__all__ = ["LINK_KINDS", "Snapshot", "text_column"]
 
 #: Kinds of account–identifier link in ``Snapshot.links``. Names match the output
 #: format's ``shared`` keys where they exist (device, payment_method, ip, email, phone).
@@ -125,3 +125,20 @@ class Snapshot:
         ids = pd.Index(self.accounts["account_id"].to_numpy(dtype=object), dtype=object)
         found = ids.get_indexer(self.links["account_id"].to_numpy(dtype=object))
         return found.astype(np.int64, copy=False)
+
+
+def text_column(values: np.ndarray) -> pd.Series:
+    """A column holding ``values``; an object array keeps its string objects.
+
+    pandas 3 would copy an object array of strings into a new Arrow string column (and
+    every later ``to_numpy`` would box each value again as a new Python string): for
+    millions of rows of ids that is seconds and gigabytes.
+
+    Examples
+    --------
+    >>> ids = np.array(["a1", "b2"], dtype=object)
+    >>> column = text_column(ids)
+    >>> column.dtype, column.to_numpy()[0] is ids[0]
+    (dtype('O'), True)
+    """
+    return pd.Series(values, dtype=object if values.dtype == object else None)
