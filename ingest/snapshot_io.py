@@ -1,16 +1,31 @@
 """Reading the whole account–identifier graph out of Neo4j into a :class:`Snapshot`.
 
-One streaming read query per table (and per relationship type for links), each returning
-plain values (times as epoch milliseconds, so no driver temporal objects are built),
-collected column-wise straight into pandas. No query runs per node.
+Strings cross the wire once per node, not once per edge: every node's key is read once
+(per label) with the node's internal id, and the relationship and window queries return
+only numbers (node ids, times as epoch milliseconds, counters). The client then looks the
+ids up in the sorted id arrays, so a column such as ``links.account_id`` holds references
+to one string object per account instead of one new string per row (9M rows at 1M
+accounts). No query runs per node.
+
+Each query streams through APOC's CSV export when the server has APOC (the server writes
+CSV in large chunks and pyarrow parses each chunk as it arrives, instead of the driver
+building a Python object per value), through plain records otherwise; independent
+queries run on a few sessions at once.
+
+Node ids are only compared within one :func:`read_snapshot`; the graph must not lose
+nodes while it is read (the nightly job runs ingest and detect one after the other).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
 import pandas as pd
 
+from graphs.errors import DetectionError
 from graphs.model import USAGE_RELS, Label, Prop, Rel
-from graphs.snapshot import ACCOUNT_COLUMNS, WINDOW_COLUMNS, Snapshot
+from graphs.snapshot import ACCOUNT_COLUMNS, WINDOW_COLUMNS, Snapshot, text_column
 from ingest.prepare import EDGE_COUNTERS, LINK_KIND, links_frame, windows_frame
 
 __all__ = ["read_snapshot"]
@@ -18,21 +33,28 @@ __all__ = ["read_snapshot"]
 P = Prop
 A = Label.ACCOUNT
 
+# id() is deprecated in Neo4j 5 in favour of elementId(), a string: the integer is what
+# keeps edge rows small, and it is only used within one read (see the module docstring)
 ACCOUNTS = f"""
 MATCH (a:{A})
-RETURN a.{P.ACCOUNT_ID} AS account_id, a.{P.CREATED_AT}.epochMillis AS created_at,
-       a.{P.COUNTRY} AS country, a.{P.STATUS} AS status, a.{P.ACCOUNT_EMAIL} AS email,
-       a.{P.DOMAIN} AS email_domain, a.{P.ACCOUNT_PHONE} AS phone, a.{P.LABEL} AS label,
-       a.{P.LABEL_SOURCE} AS label_source
+RETURN id(a) AS node, a.{P.ACCOUNT_ID} AS account_id,
+       a.{P.CREATED_AT}.epochMillis AS created_at, a.{P.COUNTRY} AS country,
+       a.{P.STATUS} AS status, a.{P.ACCOUNT_EMAIL} AS email, a.{P.DOMAIN} AS email_domain,
+       a.{P.ACCOUNT_PHONE} AS phone, a.{P.LABEL} AS label, a.{P.LABEL_SOURCE} AS label_source
 """
+#: The key of every identifier node, by label.
+NAMES = {
+    label: f"MATCH (x:{label}) RETURN id(x) AS node, x.{key} AS name"
+    for label, key in dict(USAGE_RELS.values()).items()
+}
 
 
 def _links_query(rel: Rel) -> str:
-    label, key = USAGE_RELS[rel]
+    label, _ = USAGE_RELS[rel]
     counters = ", ".join(f"r.{c} AS {c}" for c in EDGE_COUNTERS[rel])
     return f"""
 MATCH (a:{A})-[r:{rel}]->(x:{label})
-RETURN a.{P.ACCOUNT_ID} AS account_id, x.{key} AS key,
+RETURN id(a) AS account, id(x) AS target,
        r.{P.FIRST_SEEN}.epochMillis AS first_seen, r.{P.LAST_SEEN}.epochMillis AS last_seen,
        {counters}
 """
@@ -41,7 +63,7 @@ RETURN a.{P.ACCOUNT_ID} AS account_id, x.{key} AS key,
 LINKS = {rel: _links_query(rel) for rel in LINK_KIND}
 IP_SUBNETS = f"""
 MATCH (i:{Label.IP})-[:{Rel.IN_SUBNET}]->(s:{Label.SUBNET})
-RETURN i.{P.IP} AS ip, s.{P.SUBNET} AS subnet
+RETURN id(i) AS ip, s.{P.SUBNET} AS subnet
 """
 _WINDOW_COLUMNS = (
     f"w.{P.WIN_UA}[k] AS user_agent, w.{P.WIN_START}[k] AS window_start, "
@@ -51,118 +73,223 @@ _WINDOW_COLUMNS = (
 ACCOUNT_WINDOWS = f"""
 MATCH (a:{A})-[w:{Rel.USED_IP}]->(i:{Label.IP}) WHERE w.{P.WIN_START} IS NOT NULL
 UNWIND range(0, size(w.{P.WIN_START}) - 1) AS k
-RETURN 'account' AS client_kind, a.{P.ACCOUNT_ID} AS client_id, i.{P.IP} AS ip, {_WINDOW_COLUMNS}
+RETURN id(a) AS client, id(i) AS ip, {_WINDOW_COLUMNS}
 """
 IP_WINDOWS = f"""
 MATCH (w:{Label.IP}) WHERE w.{P.WIN_START} IS NOT NULL
 UNWIND range(0, size(w.{P.WIN_START}) - 1) AS k
-RETURN 'ip' AS client_kind, w.{P.IP} AS client_id, w.{P.IP} AS ip, {_WINDOW_COLUMNS}
+RETURN id(w) AS client, id(w) AS ip, {_WINDOW_COLUMNS}
 """
-#: APOC's CSV export, streamed back in a few large records: the server writes CSV and
-#: pyarrow parses it, instead of the driver building a Python object per value (30x
-#: less client CPU). Used when the server has APOC; plain records otherwise.
+#: APOC's CSV export, streamed back in a few large records.
 APOC_STREAM = (
     "CALL apoc.export.csv.query($query, null, {stream: true, batchSize: $batch}) "
     "YIELD data RETURN data"
 )
-_TEXT = {"account_id", "key", "country", "status", "email", "email_domain", "phone", "label",
-         "label_source", "ip", "subnet", "client_kind", "client_id", "user_agent"}  # fmt: skip
+APOC_BATCH = 200_000
+#: Text columns of the queries; every other column is a number.
+_TEXT = {"account_id", "country", "status", "email", "email_domain", "phone", "label",
+         "label_source", "name", "subnet", "user_agent"}  # fmt: skip
+_IDS = {"node", "account", "target", "ip", "client"}
 
 
 class _Reader:
-    """Runs read queries into DataFrames, through APOC's CSV stream when it can."""
+    """Runs read queries into column arrays, through APOC's CSV stream when it can."""
 
     def __init__(self, driver, database: str) -> None:
-        self.driver = driver
-        self.database = database
-        self.apoc: bool | None = None
-
-    def frame(self, query: str) -> pd.DataFrame:
         from neo4j.exceptions import ClientError
 
-        if self.apoc is not False:
-            try:
-                frame = self._apoc_frame(query)
-                self.apoc = True
-                return frame
-            except ClientError:  # no APOC, or not allowed: plain records
-                if self.apoc:
-                    raise
-                self.apoc = False
-        return self._record_frame(query)
+        self.driver = driver
+        self.database = database
+        try:
+            with self._session() as session:
+                session.run("RETURN apoc.version() AS version").consume()
+            self.apoc = True
+        except ClientError:  # no APOC, or not allowed: plain records
+            self.apoc = False
 
-    def _record_frame(self, query: str) -> pd.DataFrame:
-        def collect(result) -> pd.DataFrame:
-            return pd.DataFrame(result.values(), columns=result.keys())
+    def columns(self, query: str) -> dict[str, np.ndarray]:
+        """Column name to array: ids as int64, numbers as float64 (NaN for null), text
+        as objects (None for null; one string object per distinct value)."""
+        return self._apoc_columns(query) if self.apoc else self._record_columns(query)
 
-        return self.driver.execute_query(
-            query, database_=self.database, routing_="r", result_transformer_=collect
+    def _session(self):
+        from neo4j import READ_ACCESS, NotificationClassification
+
+        return self.driver.session(
+            database=self.database,
+            default_access_mode=READ_ACCESS,
+            fetch_size=10_000,
+            notifications_disabled_classifications=[NotificationClassification.DEPRECATION],
         )
 
-    def _apoc_frame(self, query: str) -> pd.DataFrame:
+    def _record_columns(self, query: str) -> dict[str, np.ndarray]:
+        with self._session() as session:
+            result = session.run(query)
+            names = result.keys()
+            rows = result.values()
+        values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+        return {n: _typed(n, np.array(v, dtype=object)) for n, v in zip(names, values, strict=True)}
+
+    def _apoc_columns(self, query: str) -> dict[str, np.ndarray]:
         import pyarrow as pa
-        import pyarrow.csv as pcsv
 
-        records, _, _ = self.driver.execute_query(
-            APOC_STREAM, query=query, batch=200_000, database_=self.database, routing_="r"
-        )
-        text = "".join(record["data"] for record in records).encode("utf-8")
-        header = text.split(b"\n", 1)[0].decode("utf-8")
-        names = [name.strip('"') for name in header.split(",")] if header else []
-        if not names:
-            return pd.DataFrame()
-        options = pcsv.ConvertOptions(
-            column_types={n: pa.string() if n in _TEXT else pa.float64() for n in names},
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        )
-        parse = pcsv.ParseOptions(newlines_in_values=True)
-        table = pcsv.read_csv(pa.BufferReader(text), parse_options=parse, convert_options=options)
-        return table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+        tables, names = [], None
+        with self._session() as session:
+            result = session.run(APOC_STREAM, {"query": query, "batch": APOC_BATCH})
+            for record in result:  # one CSV chunk per record, parsed as it arrives
+                chunk = record["data"].encode("utf-8")
+                if names is None:
+                    header, _, chunk = chunk.partition(b"\n")
+                    names = [n.strip('"') for n in header.decode("utf-8").split(",")]
+                if chunk.strip():
+                    tables.append(_parse_csv(chunk, names))
+        if not tables:
+            return {n: _typed(n, np.array([], dtype=object)) for n in names or []}
+        table = pa.concat_tables(tables)
+        return {n: _arrow_column(n, table.column(n)) for n in names}
 
 
-def _times(ms: pd.Series) -> pd.Series:
-    return pd.to_datetime(ms.astype("float64"), unit="ms", utc=True).astype("datetime64[ns, UTC]")
+def _parse_csv(chunk: bytes, names: list[str]):
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    types = {
+        n: pa.string() if n in _TEXT else pa.int64() if n in _IDS else pa.float64() for n in names
+    }
+    return pcsv.read_csv(
+        pa.BufferReader(chunk),
+        read_options=pcsv.ReadOptions(column_names=names),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=True
+        ),
+    )
 
 
-def read_snapshot(driver, database: str) -> Snapshot:
-    """The :class:`Snapshot` of the graph in ``database`` (see graphs/snapshot.py)."""
+def _arrow_column(name: str, column) -> np.ndarray:
+    if name in _TEXT:
+        # one Python string per distinct value, shared by every row that holds it
+        encoded = column.combine_chunks().dictionary_encode()
+        values = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)
+        codes = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy()
+        return values[codes]
+    if name in _IDS:
+        return column.to_numpy()
+    return column.to_numpy().astype("float64", copy=False)
+
+
+def _typed(name: str, values: np.ndarray) -> np.ndarray:
+    if name in _TEXT:
+        return values
+    if name in _IDS:
+        return values.astype(np.int64)
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype="float64")
+
+
+class _Names:
+    """The key of each node of one label, looked up by node id."""
+
+    def __init__(self, node: np.ndarray, name: np.ndarray) -> None:
+        order = np.argsort(node, kind="stable")
+        self.node, self.name = node[order], name[order]
+
+    def position(self, node: np.ndarray) -> np.ndarray:
+        at = np.minimum(np.searchsorted(self.node, node), max(len(self.node) - 1, 0))
+        if len(node) and (len(self.node) == 0 or (self.node[at] != node).any()):
+            raise DetectionError(
+                "the graph changed while detect read it (a node disappeared): run it again"
+            )
+        return at
+
+    def __getitem__(self, node: np.ndarray) -> np.ndarray:
+        return self.name[self.position(node)]
+
+
+def _times(ms: np.ndarray, unit: str = "ms") -> pd.Series:
+    times = pd.to_datetime(pd.Series(ms, dtype="float64"), unit=unit, utc=True)
+    return times.astype("datetime64[ns, UTC]")
+
+
+def read_snapshot(driver, database: str, *, workers: int = 2) -> Snapshot:
+    """The :class:`Snapshot` of the graph in ``database`` (see graphs/snapshot.py).
+
+    ``workers`` queries run at once (each on its own session).
+    """
     reader = _Reader(driver, database)
-    accounts = reader.frame(ACCOUNTS).reindex(columns=list(ACCOUNT_COLUMNS))
-    accounts["created_at"] = _times(accounts["created_at"])
-    for column in ACCOUNT_COLUMNS:
-        if column != "created_at":
-            accounts[column] = _text(accounts[column])
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        accounts_job = pool.submit(reader.columns, ACCOUNTS)
+        name_jobs = {label: pool.submit(reader.columns, q) for label, q in NAMES.items()}
+        link_jobs = {rel: pool.submit(reader.columns, q) for rel, q in LINKS.items()}
+        subnet_job = pool.submit(reader.columns, IP_SUBNETS)
+        window_jobs = [pool.submit(reader.columns, q) for q in (ACCOUNT_WINDOWS, IP_WINDOWS)]
 
-    parts = []
+        account_columns = accounts_job.result()
+        accounts = _accounts(account_columns)
+        names = {A: _Names(account_columns["node"], account_columns["account_id"])}
+        for label, job in name_jobs.items():
+            columns = job.result()
+            names[label] = _Names(columns["node"], columns["name"])
+        links = _links({rel: job.result() for rel, job in link_jobs.items()}, names)
+        subnets = subnet_job.result()
+        ip_subnets = pd.DataFrame(
+            {
+                "ip": text_column(names[Label.IP][subnets["ip"]]),
+                "subnet": text_column(subnets["subnet"]),
+            }
+        )
+        windows = _windows([job.result() for job in window_jobs], names)
+    return Snapshot(accounts=accounts, links=links, ip_subnets=ip_subnets, windows=windows)
+
+
+def _accounts(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            c: _times(columns[c]) if c == "created_at" else text_column(columns[c])
+            for c in ACCOUNT_COLUMNS
+        }
+    )
+
+
+def _links(parts: dict[Rel, dict[str, np.ndarray]], names: dict) -> pd.DataFrame:
+    frames = []
     for rel, kind in LINK_KIND.items():
-        frame = reader.frame(LINKS[rel])
-        if not frame.empty:
-            frame["kind"] = kind
-            frame["first_seen"] = _times(frame["first_seen"])
-            frame["last_seen"] = _times(frame["last_seen"])
-            parts.append(frame)
-    links = links_frame(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame())
-
-    subnets = reader.frame(IP_SUBNETS).reindex(columns=["ip", "subnet"])
-    subnets = subnets.apply(_text)
-
-    windows = pd.concat(
-        [reader.frame(ACCOUNT_WINDOWS), reader.frame(IP_WINDOWS)], ignore_index=True
-    ).reindex(columns=list(WINDOW_COLUMNS))
-    windows["window_start"] = pd.to_datetime(
-        windows["window_start"].astype("float64"), unit="s", utc=True
-    )
-    windows["user_agent"] = _text(windows["user_agent"]).fillna("")
-    return Snapshot(
-        accounts=accounts.reset_index(drop=True),
-        links=links,
-        ip_subnets=subnets.reset_index(drop=True),
-        windows=windows_frame(windows),
-    )
+        columns = parts[rel]
+        if not len(columns["account"]):
+            continue
+        label, _ = USAGE_RELS[rel]
+        frame = pd.DataFrame(
+            {
+                "account_id": text_column(names[A][columns["account"]]),
+                "kind": text_column(np.full(len(columns["account"]), kind, dtype=object)),
+                "key": text_column(names[label][columns["target"]]),
+                "first_seen": _times(columns["first_seen"]),
+                "last_seen": _times(columns["last_seen"]),
+                **{c: columns[c] for c in EDGE_COUNTERS[rel]},
+            }
+        )
+        frames.append(frame)
+    return links_frame(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Strings as Python objects with None for missing, as the snapshot documents."""
-    values = values.astype(object)
-    return values.where(values.notna(), None)
+def _windows(parts: list[dict[str, np.ndarray]], names: dict) -> pd.DataFrame:
+    frames = []
+    for kind, columns in zip(("account", "ip"), parts, strict=True):
+        clients = names[A] if kind == "account" else names[Label.IP]
+        agents = columns["user_agent"]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "client_kind": text_column(np.full(len(agents), kind, dtype=object)),
+                    "client_id": text_column(clients[columns["client"]]),
+                    "ip": text_column(names[Label.IP][columns["ip"]]),
+                    # "" (no user agent) arrives as null: windows_frame reads both as none
+                    "user_agent": text_column(np.where(pd.isna(agents), "", agents)),
+                    "window_start": pd.to_datetime(
+                        pd.Series(columns["window_start"], dtype="float64"), unit="s", utc=True
+                    ),
+                    **{c: columns[c] for c in ("window_s", "n_requests", "n_paths", "n_creators")},
+                }
+            )
+        )
+    windows = pd.concat(frames, ignore_index=True).reindex(columns=list(WINDOW_COLUMNS))
+    return windows_frame(windows)
