@@ -138,6 +138,7 @@ def _case_panel(ring: dict, history: list[dict]) -> html.Div:
                 columns=HISTORY_COLUMNS,
                 data=views.case_history_rows(ring, history),
                 page_size=10,
+                style_table={"overflowX": "auto"},
                 style_cell={"textAlign": "left", "fontSize": 12, "padding": "2px 6px"},
                 style_cell_conditional=[
                     {"if": {"column_id": "when"}, "minWidth": "110px"},
