@@ -265,8 +265,7 @@ def _last_seen(snapshot: Snapshot, candidate_of: np.ndarray) -> dict:
     links = snapshot.links
     if links.empty or "last_seen" not in links:
         return {}
-    index = pd.Index(snapshot.accounts["account_id"])
-    cand = candidate_of[index.get_indexer(links["account_id"])]
+    cand = candidate_of[snapshot.link_accounts]  # positions looked up once per snapshot
     seen = pd.to_datetime(links["last_seen"], utc=True)
     keep = cand >= 0
     return seen[keep].groupby(cand[keep]).max().to_dict()
