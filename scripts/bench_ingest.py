@@ -274,6 +274,9 @@ def main() -> None:
         choices=["naive", "online", "bulk"], help="Which paths, in this order.",
     )  # fmt: skip
     # child mode
+    parser.add_argument(
+        "--no-snapshot", dest="snapshot", action="store_false", help="Skip read_snapshot."
+    )
     parser.add_argument("--ceiling", action="store_true", help="Measure the server's ceiling.")
     parser.add_argument("--ceiling-rows", type=int, default=200_000)
     parser.add_argument(
@@ -320,7 +323,7 @@ def main() -> None:
             for path in args.paths:
                 _empty_database(server)
                 entry[path] = _run_child(path, dataset, server, extra[path])
-                if path in ("online", "bulk") and "snapshot" not in entry:
+                if path in ("online", "bulk") and "snapshot" not in entry and args.snapshot:
                     entry["snapshot"] = _run_child("snapshot", dataset, server, [])
             for path in ("naive", "online", "bulk"):
                 if path in entry:
