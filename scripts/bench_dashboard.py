@@ -291,31 +291,52 @@ def bench(driver, database: str, args: argparse.Namespace) -> dict:
         out["http"][name] = _timed(fn, args.repeat)
         _print(name, out["http"][name])
 
-    # the same ring cases with the code as it was before, in this run, for ratios that a
-    # busy shared machine does not blur as much as numbers from different days
+    # the ring cases again, each run of the code as it is now followed by one of the code
+    # as it was before: paired runs, so the load of a busy shared machine falls on both
     page, click = (
         f"GET /ring/{BIG_RING} (500-node ring page)",
         "ring page: click +N more (callback, +50 nodes)",
     )
     compared = {
-        "query+view": {
-            name: cases[name]
-            for name in ("ring view: 500-node ring", "ring view: 500-node ring, +50 expanded")
-        },
-        "http": {page: requests[page], click: requests[click]},
+        "query+view: ring view: 500-node ring": cases["ring view: 500-node ring"],
+        "query+view: ring view: 500-node ring, +50 expanded": cases[
+            "ring view: 500-node ring, +50 expanded"
+        ],
+        f"http: {page}": requests[page],
+        f"http: {click}": requests[click],
     }
-    out["baseline"] = {}
-    print("baseline (before the speed-ups):", flush=True)
-    with baseline():
-        for kind, fns in compared.items():
-            for name, fn in fns.items():
-                timing = _timed(fn, args.repeat)
-                out["baseline"][f"{kind}: {name}"] = timing
-                _print(f"{name} [baseline]", timing)
-                ratio = timing["median_s"] / out[kind][name]["median_s"]
-                out["baseline"][f"{kind}: {name}"]["speedup"] = round(ratio, 2)
-                print(f"    now {ratio:.2f}x faster (median)", flush=True)
+    out["paired"] = {}
+    print("paired runs, now vs before the speed-ups (baseline):", flush=True)
+    for name, fn in compared.items():
+        now, before = _paired(fn, args.repeat)
+        ratio = before["median_s"] / now["median_s"]
+        out["paired"][name] = {"now": now, "baseline": before, "speedup": round(ratio, 2)}
+        _print(f"{name} [now]", now)
+        _print(f"{name} [baseline]", before)
+        print(f"    {ratio:.2f}x faster now (median of paired runs)", flush=True)
     return out
+
+
+def _paired(fn: Callable[[], object], repeat: int) -> tuple[dict, dict]:
+    """Timings of ``fn`` now and under :func:`baseline`, alternating run by run."""
+    times: dict[str, list[float]] = {"now": [], "baseline": []}
+    results: dict[str, object] = {}
+    for _ in range(repeat + 1):  # the first pair is "cold" and not in the median
+        for kind in ("now", "baseline"):
+            with baseline() if kind == "baseline" else contextlib.nullcontext():
+                start = time.perf_counter()
+                results[kind] = fn()
+                times[kind].append(time.perf_counter() - start)
+    return tuple(  # type: ignore[return-value]
+        {
+            "median_s": round(statistics.median(times[k][1:]), 4),
+            "max_s": round(max(times[k][1:]), 4),
+            "cold_s": round(times[k][0], 4),
+            "runs": repeat,
+            "result": results[k],
+        }
+        for k in ("now", "baseline")
+    )
 
 
 def _print(name: str, timing: dict) -> None:
