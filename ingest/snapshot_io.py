@@ -25,7 +25,7 @@ import pandas as pd
 
 from graphs.errors import DetectionError
 from graphs.model import USAGE_RELS, Label, Prop, Rel
-from graphs.snapshot import ACCOUNT_COLUMNS, WINDOW_COLUMNS, Snapshot, text_column
+from graphs.snapshot import ACCOUNT_COLUMNS, LINK_COLUMNS, WINDOW_COLUMNS, Snapshot, text_column
 from ingest.prepare import EDGE_COUNTERS, LINK_KIND, links_frame, windows_frame
 
 __all__ = ["read_snapshot"]
@@ -53,8 +53,13 @@ NAMES = {
 }
 
 
+def _counters(rel: Rel) -> list[str]:
+    """The edge counters the snapshot keeps (failed_logins is the dashboard's, not ours)."""
+    return [c for c in EDGE_COUNTERS[rel] if c in LINK_COLUMNS]
+
+
 def _links_query(rel: Rel) -> str:
-    counters = ", ".join(f"p.{c} AS {c}" for c in EDGE_COUNTERS[rel])
+    counters = ", ".join(f"p.{c} AS {c}" for c in _counters(rel))
     return f"""
 MATCH (a)-[r:{rel}]->(x) WITH a, x, properties(r) AS p
 RETURN id(a) AS account, id(x) AS target,
@@ -265,7 +270,7 @@ def _links(parts: dict[Rel, dict[str, np.ndarray]], names: dict) -> pd.DataFrame
                 "key": text_column(names[label][columns["target"]]),
                 "first_seen": _times(columns["first_seen"]),
                 "last_seen": _times(columns["last_seen"]),
-                **{c: columns[c] for c in EDGE_COUNTERS[rel]},
+                **{c: columns[c] for c in _counters(rel)},
             }
         )
         frames.append(frame)
