@@ -52,12 +52,30 @@ def train_job(
     return path, load_model(model_dir, str(path)).metadata
 
 
+#: ``score_job`` explains this many of the highest-scored accounts by default.
+EXPLAIN_TOP = 200
+
+
 def score_job(
-    snapshot: Snapshot, model_dir: Path, name: str | None = None
+    snapshot: Snapshot, model_dir: Path, name: str | None = None, explain_top: int = EXPLAIN_TOP
 ) -> tuple[pd.Series, str]:
     """Calibrated ``risk_score`` per account of ``snapshot`` from the newest (or named)
-    model, and that model's version."""
+    model, and that model's version.
+
+    The ``explain_top`` highest-scored accounts are explained (:func:`gnn.explain.explain`:
+    top contributing features and neighbours, a few dozen small forward passes each); their
+    sentences are in ``scores.attrs["explanations"]`` (account_id -> list of str), which
+    detection turns into the accounts' reasons. The work is bounded by ``explain_top``.
+    """
+    from gnn.explain import explain, reasons
+    from gnn.hetero import from_snapshot
     from gnn.model_file import load_model
 
     model = load_model(model_dir, name)
-    return model.risk_scores(snapshot), model.version
+    graph = from_snapshot(snapshot)
+    scores = model.risk_scores(snapshot, graph=graph)
+    top = scores.nlargest(min(explain_top, len(scores))).index
+    scores.attrs["explanations"] = {
+        str(account): reasons(explain(model, graph, str(account), top=3)) for account in top
+    }
+    return scores, model.version

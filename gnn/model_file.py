@@ -146,14 +146,15 @@ class RiskModel:
         self.check(graph)
         return self.detector.score(graph)
 
-    def risk_scores(self, snapshot: Snapshot) -> pd.Series:
+    def risk_scores(self, snapshot: Snapshot, graph: Graph | None = None) -> pd.Series:
         """``risk_score`` per account of ``snapshot`` (a Series indexed by account_id):
         what detection's ring scoring and ``accounts.csv`` take. ``attrs["model"]`` names
         the model and the detector that won on validation (detect's summary.json shows it).
+        ``graph`` is ``from_snapshot(snapshot)`` when the caller has built it already.
         """
         from gnn.hetero import from_snapshot
 
-        graph = from_snapshot(snapshot)
+        graph = from_snapshot(snapshot) if graph is None else graph
         scores = pd.Series(self.score(graph), index=graph.ids[graph.target], name="risk_score")
         scores.attrs["model"] = self.summary()
         return scores

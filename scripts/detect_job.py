@@ -157,6 +157,7 @@ def detect_graph(
         reasons = account_reasons(
             result.rings, result.accounts, snapshot.links,
             threshold=result.summary["thresholds"]["ring"], learned=learned,
+            explanations=None if learned is None else learned.attrs.get("explanations"),
         )  # fmt: skip
         result.summary["written"] = rings_io.write_detections(
             driver, database, result.rings, result.accounts, detected_at=data_time(snapshot),

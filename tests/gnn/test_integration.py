@@ -57,3 +57,26 @@ def test_train_then_detect_on_the_server(empty_db, neo4j_settings, world, tmp_pa
     # an account's risk is at least its learned score (detection takes the larger)
     assert (risk.reindex(scores.index) >= scores - 1e-9).all()
     assert found.info["learned_account_score"] is True
+
+    # the model's own explanations of its top accounts, and through the write-back into
+    # the reasons the account page shows
+    explained = scores.attrs["explanations"]
+    assert set(explained) == set(scores.nlargest(len(explained)).index)
+    assert any(explained.values())
+    from scripts.detect_job import detect_graph
+
+    result = detect_graph(empty_db, db, learned=scores)
+    # every account at or above the flag threshold has reasons (a GNN score alone can put
+    # an account there, outside any ring)
+    risky = result.accounts["risk_score"] >= result.summary["thresholds"]["ring"]
+    flagged = set(result.accounts.loc[risky, "account_id"])
+    records = empty_db.execute_query(
+        "MATCH (a:Account) WHERE a.reasons IS NOT NULL RETURN a.account_id AS id, a.reasons AS r",
+        database_=db,
+    ).records
+    stored = {r["id"]: r["r"] for r in records}
+    assert set(stored) == flagged
+    with_gnn = [i for i in flagged & set(explained) if explained[i]]
+    assert with_gnn, "no flagged account among the explained ones"
+    for account in with_gnn:
+        assert any(line.startswith("GNN") for line in stored[account]), stored[account]
