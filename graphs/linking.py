@@ -349,23 +349,38 @@ def account_links(
     i_big, j_big = _time_neighbour_pairs(
         code_sorted[big_pos], first[big_pos], burst_neighbours, burst_window.total_seconds()
     )
-    i = np.concatenate([i_small, big_pos[i_big]])
-    j = np.concatenate([j_small, big_pos[j_big]])
+    # positions fit in 32 bits: the pair arrays are the peak of detection's memory
+    i = np.concatenate([i_small, big_pos[i_big]]).astype(np.int32)
+    j = np.concatenate([j_small, big_pos[j_big]]).astype(np.int32)
+    del i_small, j_small, i_big, j_big, big_pos
     ident = code_sorted[i]
-    window = SYNC_WINDOW.total_seconds()
+    w = ident_weight[ident]
     # lockstep: first and last use both coincide, and each user's use spans a while
+    # (only for pairs of kinds that carry a sync weight)
+    window = SYNC_WINDOW.total_seconds()
+    at = np.flatnonzero(sync[ident] > 0)
+    fi, fj, li, lj = first[i[at]], first[j[at]], last[i[at]], last[j[at]]
     in_sync = (
-        (np.abs(first[i] - first[j]) <= window)
-        & (np.abs(last[i] - last[j]) <= window)
-        & (np.minimum(last[i] - first[i], last[j] - first[j]) > window)
+        (np.abs(fi - fj) <= window)
+        & (np.abs(li - lj) <= window)
+        & (np.minimum(li - fi, lj - fj) > window)
     )
-    w = ident_weight[ident] + sync[ident] * in_sync
+    w[at] += sync[ident[at]] * in_sync
+    del ident, at, fi, fj, li, lj, in_sync
     i_cad, j_cad = _cadence_pairs(code_sorted, first, cadence[code_sorted] > 0)
-    i = np.concatenate([i, i_cad])
-    j = np.concatenate([j, j_cad])
     w = np.concatenate([w, cadence[code_sorted[i_cad]]])
-    a, b = acc_sorted[i], acc_sorted[j]
-    return _sum_pairs(account_ids, np.minimum(a, b), np.maximum(a, b), w)
+    acc_sorted = acc_sorted.astype(np.int32)
+    a = acc_sorted[np.concatenate([i, i_cad.astype(np.int32)])]
+    del i
+    b = acc_sorted[np.concatenate([j, j_cad.astype(np.int32)])]
+    del j
+    n = len(account_ids)
+    key = np.minimum(a, b).astype(np.int64)
+    key *= n
+    key += np.maximum(a, b)
+    keep = a != b
+    del a, b
+    return _sum_pairs(account_ids, key[keep], w[keep])
 
 
 def _cadence_pairs(
@@ -395,13 +410,19 @@ def _seconds(times: pd.Series) -> np.ndarray:
     return np.where(np.isnat(values), 0.0, out)
 
 
-def _sum_pairs(account_ids: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> LinkGraph:
-    keep = a != b
-    a, b, w = a[keep], b[keep], w[keep]
+def _sum_pairs(account_ids: np.ndarray, key: np.ndarray, w: np.ndarray) -> LinkGraph:
+    """Sum the weights of each pair ``key = low * n + high``; pairs in ascending order.
+
+    Hash-factorised rather than ``np.unique(return_inverse=True)``, whose sort needs
+    several copies of the (tens of millions of) raw pairs at once.
+    """
     n = len(account_ids)
-    key = a.astype(np.int64) * n + b.astype(np.int64)
-    uniq, inverse = np.unique(key, return_inverse=True)
-    total = np.bincount(inverse, weights=w, minlength=len(uniq))
+    codes, uniq = pd.factorize(key, sort=False)
+    del key
+    total = np.bincount(codes, weights=w, minlength=len(uniq))
+    del codes
+    order = np.argsort(uniq, kind="stable")
+    uniq, total = uniq[order], total[order]
     return LinkGraph(
         account_ids=account_ids,
         src=(uniq // n).astype(np.int64),

@@ -235,7 +235,9 @@ def read_snapshot(driver, database: str, *, workers: int = 2) -> Snapshot:
         for label, job in name_jobs.items():
             columns = job.result()
             names[label] = _Names(columns["node"], columns["name"])
-        links = _links({rel: job.result() for rel, job in link_jobs.items()}, names)
+        # hand each query's columns over and drop the future: the raw columns of one
+        # relationship type are freed as soon as its frame is built (peak memory)
+        links = _links({rel: link_jobs.pop(rel).result() for rel in list(link_jobs)}, names)
         subnets = subnet_job.result()
         ip_subnets = pd.DataFrame(
             {
@@ -259,7 +261,7 @@ def _accounts(columns: dict[str, np.ndarray]) -> pd.DataFrame:
 def _links(parts: dict[Rel, dict[str, np.ndarray]], names: dict) -> pd.DataFrame:
     frames = []
     for rel, kind in LINK_KIND.items():
-        columns = parts[rel]
+        columns = parts.pop(rel)
         if not len(columns["account"]):
             continue
         label, _ = USAGE_RELS[rel]
@@ -274,7 +276,10 @@ def _links(parts: dict[Rel, dict[str, np.ndarray]], names: dict) -> pd.DataFrame
             }
         )
         frames.append(frame)
-    return links_frame(pd.concat(frames, ignore_index=True) if frames else pd.DataFrame())
+        del columns, frame
+    combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frames.clear()
+    return links_frame(combined)
 
 
 def _windows(parts: list[dict[str, np.ndarray]], names: dict) -> pd.DataFrame:
