@@ -578,16 +578,22 @@ def _compact(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _reduce(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """One row per edge / window / account of ``frame`` (rows of one file)."""
-    if name in EDGE_COUNTERS:
-        source = "ip" if name == Rel.SENT_UA else "account_id"
-        frame = combine_edges(frame, Rel(name), source)
-    elif name in WINDOW_KEYS:
-        frame = combine_windows(frame, WINDOW_KEYS[name], replace=False)
-    elif name == "labels":
-        frame = latest_labels(frame)
-    elif name == "payment_methods":
-        frame = latest_payment_methods(frame)
+    frame = _combine_rows(name, frame, replace_windows=False)
     return _compact(frame.reset_index(drop=True))
+
+
+def _combine_rows(name: str, frame: pd.DataFrame, *, replace_windows: bool) -> pd.DataFrame:
+    """Edges summed, windows combined, the latest label and payment method; other kinds
+    unchanged. ``replace_windows``: a later file's window replaces an earlier one."""
+    if name in EDGE_COUNTERS:
+        return combine_edges(frame, Rel(name), "ip" if name == Rel.SENT_UA else "account_id")
+    if name in WINDOW_KEYS:
+        return combine_windows(frame, WINDOW_KEYS[name], replace=replace_windows)
+    if name == "labels":
+        return latest_labels(frame)
+    if name == "payment_methods":
+        return latest_payment_methods(frame)
+    return frame
 
 
 def _finish_file(parts: dict[str, list[pd.DataFrame]]) -> dict[str, pd.DataFrame]:
@@ -642,15 +648,8 @@ def combine_kind(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """One row per edge / node / window of ``frame``: rows of the kind ``name`` from
     several files (or chunks, except windows), in load order, combined as the graph
     combines them (edges sum, windows of a later file replace, the latest label...)."""
-    if name in EDGE_COUNTERS:
-        frame = combine_edges(frame, Rel(name), "ip" if name == Rel.SENT_UA else "account_id")
-    elif name in WINDOW_KEYS:
-        frame = combine_windows(frame, WINDOW_KEYS[name], replace=True)
-    elif name == "labels":
-        frame = latest_labels(frame)
-    elif name == "payment_methods":
-        frame = latest_payment_methods(frame)
-    elif name == "ips":
+    frame = _combine_rows(name, frame, replace_windows=True)
+    if name == "ips":
         frame = frame.drop_duplicates("ip")
     elif name == "accounts":
         first = frame.groupby("account_id", sort=False)["created_at"].min()
