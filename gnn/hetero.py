@@ -163,13 +163,20 @@ def from_arrays(
     feature_names: list[str] | None = None,
     undirected: bool = True,
     log_columns: list[bool] | None = None,
+    neighbour_means: bool = False,
 ) -> Graph:
     """Homogeneous mode: ``x`` (n x d), ``edges`` (m x 2 or 2 x m index pairs).
 
     ``undirected`` adds every reverse edge; self-loops are dropped (models keep a node's
     own state through their root weight and residual connections). Ids are ``"0"``,
     ``"1"``, ...; ``labels`` (0/1, optional) go to ``data["node"].y``; ``log_columns``
-    marks the columns models should read as ``log1p``.
+    marks the columns models should read as ``log1p``. ``neighbour_means`` appends the
+    node's degree (read as ``log1p``) and the mean of every column over its neighbours
+    (``"mean.<name>"``): the degree is what a mean-aggregating GNN cannot see otherwise.
+
+    >>> g = from_arrays(np.array([[1.0], [3.0], [5.0]]), [[0, 1], [1, 2]], neighbour_means=True)
+    >>> g.feature_names["node"], g.data["node"].x[1].tolist(), g.log_columns["node"]
+    (['x0', 'degree', 'mean.x0'], [3.0, 2.0, 3.0], [False, True, False])
     """
     import torch
     from torch_geometric.data import HeteroData
@@ -186,10 +193,17 @@ def from_arrays(
     data["node", "to", "node"].edge_index = _edge_index(src[keep], dst[keep])
     if labels is not None:
         data["node"].y = torch.as_tensor(np.asarray(labels, dtype=np.float32))
-    n = data["node"].x.shape[0]
-    names = feature_names or [f"x{i}" for i in range(data["node"].x.shape[1])]
+    n, d = data["node"].x.shape
+    names = list(feature_names or [f"x{i}" for i in range(d)])
     ids = {"node": pd.Index([str(i) for i in range(n)], name="node_id")}
     logs = {"node": list(log_columns)} if log_columns is not None else {}
+    if neighbour_means:
+        x0, (src, dst) = data["node"].x, data["node", "to", "node"].edge_index
+        degree = torch.bincount(dst, minlength=n).float()
+        means = torch.zeros_like(x0).index_add_(0, dst, x0[src]) / degree.clamp_min(1)[:, None]
+        data["node"].x = torch.cat([x0, degree[:, None], means], 1)
+        logs = {"node": logs.get("node", [False] * d) + [True] + [False] * d}
+        names += ["degree"] + [f"mean.{c}" for c in names]
     return Graph(data=data, ids=ids, target="node", feature_names={"node": names}, log_columns=logs)
 
 

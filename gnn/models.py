@@ -5,9 +5,10 @@
 buffers, so a model file carries them), projects each node type to ``hidden_channels``,
 runs ``num_layers`` rounds of message passing and reads a logit off the target node type.
 A round sums, at every destination type, one convolution per incoming edge type (as
-``HeteroConv(aggr="sum")`` does), then applies LayerNorm, ReLU, dropout and a residual
-connection: separating a node's own state from its neighbours' is what lets a model work
-on graphs where fraudsters link to honest accounts (heterophily).
+``HeteroConv(aggr="sum")`` does), then applies a normalisation (LayerNorm by default),
+ReLU, dropout and a residual connection: separating a node's own state from its
+neighbours' is what lets a model work on graphs where fraudsters link to honest accounts
+(heterophily).
 
 Subclasses override one hook, :meth:`HeteroGNN.init_conv`:
 
@@ -18,6 +19,14 @@ Subclasses override one hook, :meth:`HeteroGNN.init_conv`:
 - :class:`HeteroGAT`: ``GATConv`` with attention over neighbours per relation.
 
 ``num_layers=0`` gives an MLP on the node's own features (the no-graph ablation).
+``norm`` chooses the normalisation in each round: ``"layer"`` (the default),
+``"batch"`` or ``"none"``.
+
+Full-batch training (``GNNDetector(full_batch=True)``) passes a :class:`MeanOperator` per
+edge type instead of an ``edge_index``: the mean over in-neighbours as one sparse matrix
+product, with its transpose kept for the backward pass, so an epoch over Tolokers'
+million edges never materialises one message per edge. ``HeteroSAGE``'s convolution
+accepts either and gives the same result.
 
 Examples
 --------
@@ -33,11 +42,21 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.nn import Dropout, LayerNorm, Linear, ModuleDict, ModuleList, ReLU, Sequential
+from torch.nn import (
+    BatchNorm1d,
+    Dropout,
+    Identity,
+    LayerNorm,
+    Linear,
+    ModuleDict,
+    ModuleList,
+    ReLU,
+    Sequential,
+)
 from torch_geometric.nn import GATConv, GraphConv, SAGEConv
 from torch_geometric.nn.conv import MessagePassing
 
-__all__ = ["MODELS", "HeteroGAT", "HeteroGNN", "HeteroGraphConv", "HeteroSAGE"]
+__all__ = ["MODELS", "HeteroGAT", "HeteroGNN", "HeteroGraphConv", "HeteroSAGE", "MeanOperator"]
 
 EdgeType = tuple[str, str, str]
 _CLIP = 10.0  # standardised inputs beyond +-10 std carry no more information
@@ -45,6 +64,76 @@ _CLIP = 10.0  # standardised inputs beyond +-10 std carry no more information
 
 def _key(edge_type: EdgeType) -> str:
     return "__".join(edge_type)
+
+
+class _SparseProduct(torch.autograd.Function):
+    """``op @ x`` whose backward is ``op_t @ grad`` with a precomputed transpose (torch
+    would otherwise transpose the sparse matrix, a sort of every edge, at each step)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, op: Tensor, op_t: Tensor) -> Tensor:
+        ctx.op_t = op_t
+        return op @ x
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return ctx.op_t @ grad, None, None
+
+
+class MeanOperator:
+    """The mean over each destination node's in-neighbours, as a sparse linear map.
+
+    ``edge_index`` holds ``(source, destination)`` index pairs; a node without
+    in-neighbours gets zeros (as PyG's mean aggregation gives).
+
+    >>> op = MeanOperator(torch.tensor([[0, 1, 2], [2, 2, 0]]), num_src=3, num_dst=3)
+    >>> op(torch.tensor([[1.0], [3.0], [5.0]])).squeeze(1).tolist()
+    [5.0, 0.0, 2.0]
+    """
+
+    def __init__(self, edge_index: Tensor, num_src: int, num_dst: int) -> None:
+        src, dst = edge_index[0].long(), edge_index[1].long()
+        deg = torch.bincount(dst, minlength=num_dst).clamp_min(1).float()
+        value = 1.0 / deg[dst]
+        self.op = (
+            torch.sparse_coo_tensor(torch.stack([dst, src]), value, (num_dst, num_src))
+            .coalesce()
+            .to_sparse_csr()
+        )
+        self.op_t = (
+            torch.sparse_coo_tensor(torch.stack([src, dst]), value, (num_src, num_dst))
+            .coalesce()
+            .to_sparse_csr()
+        )
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return _SparseProduct.apply(x, self.op, self.op_t)
+
+    def to(self, device) -> MeanOperator:
+        self.op, self.op_t = self.op.to(device), self.op_t.to(device)
+        return self
+
+
+class _SAGEConv(SAGEConv):
+    """``SAGEConv`` (mean) that also takes a :class:`MeanOperator` in place of the edges."""
+
+    def forward(self, x, edge_index, size=None) -> Tensor:
+        if not isinstance(edge_index, MeanOperator):
+            return super().forward(x, edge_index, size)
+        x_src, x_dst = x if isinstance(x, tuple) else (x, x)
+        return self.lin_l(edge_index(x_src)) + self.lin_r(x_dst)
+
+
+def _norm(kind: str, channels: int) -> torch.nn.Module:
+    if kind == "layer":
+        return LayerNorm(channels)
+    if kind == "batch":
+        return BatchNorm1d(channels)
+    if kind == "none":
+        return Identity()
+    from graphs.errors import ModelError
+
+    raise ModelError(f"norm must be 'layer', 'batch' or 'none', not {kind!r}")
 
 
 class HeteroGNN(torch.nn.Module):
@@ -59,6 +148,7 @@ class HeteroGNN(torch.nn.Module):
         num_layers: int = 2,
         dropout: float = 0.2,
         log_columns: dict[str, list[bool]] | None = None,
+        norm: str = "layer",
     ) -> None:
         super().__init__()
         node_types, edge_types = metadata
@@ -85,7 +175,7 @@ class HeteroGNN(torch.nn.Module):
             for _ in range(num_layers)
         )
         self.norms = ModuleList(
-            ModuleDict({t: LayerNorm(hidden_channels) for t in node_types})
+            ModuleDict({t: _norm(norm, hidden_channels) for t in node_types})
             for _ in range(num_layers)
         )
         self.dropout = Dropout(dropout)
@@ -223,7 +313,7 @@ class HeteroSAGE(HeteroGNN):
     """GraphSAGE per relation: mean of neighbours plus a root weight."""
 
     def init_conv(self, edge_type: EdgeType, in_channels: int, out_channels: int) -> MessagePassing:
-        return SAGEConv((in_channels, in_channels), out_channels, aggr="mean")
+        return _SAGEConv((in_channels, in_channels), out_channels, aggr="mean")
 
 
 class HeteroGraphConv(HeteroGNN):

@@ -10,6 +10,9 @@ returns a calibrated probability for every target node, ``predict`` a boolean at
 - :class:`GNNDetector` trains a :mod:`gnn.models` network on mini-batches from the
   pure-torch neighbour sampler (:mod:`gnn.sampling`), with positives up-weighted by the
   class ratio, early stopping on validation AUPRC, and Platt scaling on validation.
+  With ``full_batch=True`` every epoch is one step over the whole graph (exact
+  neighbourhoods; for graphs that fit in memory, such as the public benchmarks), and
+  ``select_metric="roc_auc"`` early-stops on validation ROC-AUC instead.
 - :class:`TreeDetector` is GADBench's strong baseline: scikit-learn's
   ``HistGradientBoostingClassifier`` on the node's own features plus features aggregated
   from its neighbours (:func:`neighbour_aggregates`), early-stopped on validation AUPRC,
@@ -230,6 +233,26 @@ def _inputs(batch) -> tuple:
     )
 
 
+class _FullBatch:
+    """The whole graph as one batch: features and a :class:`gnn.models.MeanOperator` per
+    edge type (built once per graph and device, kept in ``graph.cache``)."""
+
+    def __init__(self, graph: Graph, device) -> None:
+        from gnn.models import MeanOperator
+
+        key = ("mean_operators", str(device))
+        data = graph.data
+        if key not in graph.cache:
+            graph.cache[key] = {
+                et: MeanOperator(
+                    data[et].edge_index, data[et[0]].num_nodes, data[et[2]].num_nodes
+                ).to(device)
+                for et in data.edge_types
+            }
+        x_dict = {t: x.to(device) for t, x in data.x_dict.items()}
+        self.inputs = (x_dict, graph.cache[key])
+
+
 class GNNDetector(_Detector):
     """A heterogeneous GNN trained with neighbour sampling (see the module docstring).
 
@@ -250,6 +273,9 @@ class GNNDetector(_Detector):
         batch_size: int = 512,
         seed: int = 0,
         device: str | None = None,
+        norm: str = "layer",
+        full_batch: bool = False,
+        select_metric: str = "auprc",
     ) -> None:
         self.model = model
         self.hidden_channels = hidden_channels
@@ -263,6 +289,9 @@ class GNNDetector(_Detector):
         self.batch_size = batch_size
         self.seed = seed
         self.device = device
+        self.norm = norm
+        self.full_batch = full_batch
+        self.select_metric = select_metric
 
     def _device(self):
         import torch
@@ -289,6 +318,7 @@ class GNNDetector(_Detector):
             num_layers=self.num_layers,
             dropout=self.dropout,
             log_columns=log_columns,
+            norm=self.norm,
         )
 
     def fit(self, graph: Graph, y: np.ndarray, split: Split) -> GNNDetector:
@@ -298,6 +328,10 @@ class GNNDetector(_Detector):
 
         y = np.asarray(y, dtype=float)
         _check_labels(y, split)
+        if self.select_metric not in ("auprc", "roc_auc"):
+            raise ModelError(
+                f"select_metric must be 'auprc' or 'roc_auc', not {self.select_metric!r}"
+            )
         torch.manual_seed(self.seed)
         device = self._device()
         data = graph.data
@@ -309,30 +343,41 @@ class GNNDetector(_Detector):
         pos_weight = torch.tensor((len(split.train) - n_pos) / max(n_pos, 1.0), device=device)
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         optim = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        train_loader = neighbour_loader(
-            data,
-            UniformSampler(data, self.fanout, seed=self.seed),
-            graph.target,
-            torch.as_tensor(split.train),
-            self.batch_size,
-            shuffle=True,
-        )
+        if self.full_batch:
+            train_loader = [_FullBatch(graph, device)]
+        else:
+            train_loader = neighbour_loader(
+                data,
+                UniformSampler(data, self.fanout, seed=self.seed),
+                graph.target,
+                torch.as_tensor(split.train),
+                self.batch_size,
+                shuffle=True,
+            )
         best, best_state, stale, history = -1.0, None, 0, []
         started = time.perf_counter()
         for epoch in range(self.epochs):
             net.train()
             total = 0.0
             for batch in train_loader:
-                batch = batch.to(device)
-                n = batch[graph.target].batch_size
                 optim.zero_grad()
-                logit = net(*_inputs(batch))[:n]
-                loss = loss_fn(logit, y_t[batch[graph.target].n_id[:n].cpu()].to(device))
+                if self.full_batch:
+                    train = torch.as_tensor(split.train, device=device)
+                    logit, n = net(*batch.inputs)[train], len(split.train)
+                    loss = loss_fn(logit, y_t.to(device)[train])
+                else:
+                    batch = batch.to(device)
+                    n = batch[graph.target].batch_size
+                    logit = net(*_inputs(batch))[:n]
+                    loss = loss_fn(logit, y_t[batch[graph.target].n_id[:n].cpu()].to(device))
                 loss.backward()
                 optim.step()
                 total += float(loss.detach()) * n
-            val_logit = self._sampled_logits(net, graph, split.val, seed=self.seed + 1)
-            val_auprc = metrics(y[split.val], val_logit)["auprc"]
+            if self.full_batch:
+                val_logit = self.decision_function(graph, net)[split.val]
+            else:
+                val_logit = self._sampled_logits(net, graph, split.val, seed=self.seed + 1)
+            val_auprc = metrics(y[split.val], val_logit)[self.select_metric]
             history.append(
                 {
                     "epoch": epoch,
@@ -352,6 +397,7 @@ class GNNDetector(_Detector):
         net.load_state_dict(best_state)
         self.net_ = net.eval()
         self.history_ = history
+        # "val_auprc" holds the select_metric (AUPRC unless select_metric says otherwise)
         self.best_epoch_ = int(np.argmax([h["val_auprc"] for h in history]))
         self.train_seconds_ = time.perf_counter() - started
         began = time.perf_counter()
@@ -382,12 +428,20 @@ class GNNDetector(_Detector):
                 out.append(net(*_inputs(batch))[:n].cpu())
         return torch.cat(out).numpy() if out else np.empty(0)
 
-    def decision_function(self, graph: Graph) -> np.ndarray:
-        """Raw logits of every target node (exact full-neighbourhood inference)."""
-        if not hasattr(self, "net_"):
-            raise NotFittedError("GNNDetector is not fitted: call fit first")
+    def decision_function(self, graph: Graph, net=None) -> np.ndarray:
+        """Raw logits of every target node (exact full-neighbourhood inference);
+        ``net`` scores with that network instead of the fitted one (during ``fit``)."""
+        import torch
+
+        if net is None:
+            if not hasattr(self, "net_"):
+                raise NotFittedError("GNNDetector is not fitted: call fit first")
+            net = self.net_
         device = self._device()
-        net = self.net_.to(device).eval()
+        net = net.to(device).eval()
+        if self.full_batch:
+            with torch.no_grad():
+                return net(*_FullBatch(graph, device).inputs).cpu().numpy()
         data = graph.data
         return net.inference(data.x_dict, data.edge_index_dict).cpu().numpy()
 
