@@ -54,10 +54,18 @@ class Progress(Protocol):
 
 
 def ensure_schema(driver, database: str, timeout_s: int = 600) -> None:
-    """Create the uniqueness constraints and indexes (idempotent) and wait for them."""
-    for statement in cypher.SCHEMA:
-        driver.execute_query(statement, database_=database)
-    driver.execute_query(cypher.AWAIT_INDEXES, seconds=timeout_s, database_=database)
+    """Create the uniqueness constraints and indexes (idempotent) and wait for them.
+
+    All in one schema transaction: the server then populates the new indexes of a label
+    together, in one scan of the store, instead of one scan per index (after a bulk
+    import of the 1M world, that scan is most of the schema's time; docs/ingest.md).
+    """
+    with driver.session(database=database) as session:
+        with session.begin_transaction() as tx:
+            for statement in cypher.SCHEMA:
+                tx.run(statement).consume()
+            tx.commit()
+        session.run(cypher.AWAIT_INDEXES, seconds=timeout_s).consume()
 
 
 def existing_accounts(driver, database: str, ids: Sequence[str], batch: int = 50_000) -> set[str]:
@@ -188,6 +196,8 @@ class Step:
     name: str
     query: str
     frame: pd.DataFrame
+    #: The column whose values one worker owns (default: ``key``, else the first column).
+    partition: str | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -206,7 +216,9 @@ def rows_to_write(prepared: PreparedFile, fresh: FreshAccounts | None = None) ->
         steps.append(Step("Account", cypher.ACCOUNT_NODES, accounts[~new]))
         steps.append(Step("new Account", cypher.NEW_ACCOUNT_NODES, accounts[new]))
     if "ips" in frames:
-        steps.append(Step("IP", cypher.IP_NODES, frames["ips"]))
+        # by subnet: every IP of a subnet merges its IN_SUBNET edge from one worker (by
+        # IP, two workers deadlocked on the subnet's locks)
+        steps.append(Step("IP", cypher.IP_NODES, frames["ips"], partition="subnet"))
     for label, frame in key_nodes(frames).items():
         steps.append(Step(str(label), cypher.KEY_NODES[label], frame))
     if "payment_methods" in frames:
@@ -256,7 +268,9 @@ def write_prepared(
     )
 
 
-def _batches(frame: pd.DataFrame, batch_size: int, workers: int) -> list[np.ndarray]:
+def _batches(
+    frame: pd.DataFrame, batch_size: int, workers: int, partition: str | None = None
+) -> list[np.ndarray]:
     """Row positions of ``frame`` cut into batches.
 
     With several workers, edge rows are partitioned by their target (``key``: the IP,
@@ -264,12 +278,17 @@ def _batches(frame: pd.DataFrame, batch_size: int, workers: int) -> list[np.ndar
     one worker only (concurrent writes to a dense node deadlock on its relationship
     group lock), and each partition is sorted by its source (the account), so that
     transactions lock shared accounts in one order. Node rows are partitioned by their
-    key. The partitions' batches are interleaved.
+    key, or by ``partition`` when given. The partitions' batches are interleaved.
     """
     n = len(frame)
-    if workers <= 1 or n <= batch_size:
+    if workers <= 1 or n <= 1:
         return [np.arange(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]
-    target = frame["key"] if "key" in frame else frame.iloc[:, 0]
+    # a step of fewer than workers x batch_size rows is still shared by every worker
+    batch_size = min(batch_size, -(-n // workers))
+    if partition is not None:
+        target = frame[partition]
+    else:
+        target = frame["key"] if "key" in frame else frame.iloc[:, 0]
     part = pd.util.hash_array(target.to_numpy(dtype=object)) % np.uint64(workers)
     source = frame.iloc[:, 0].astype(str).to_numpy(dtype=object) if "key" in frame else None
     per_part = []
@@ -306,7 +325,7 @@ def write_steps(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for step in steps:
             log.debug("writing %d %s rows", len(step), step.name)
-            batches = _batches(step.frame, batch_size, workers)
+            batches = _batches(step.frame, batch_size, workers, step.partition)
             for n in pool.map(lambda positions, s=step: write(s, positions), batches):
                 written += n
                 if progress is not None:
