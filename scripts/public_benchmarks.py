@@ -6,10 +6,19 @@ README for the protocol): Tolokers on its 10 shipped splits (ROC-AUC, mean and s
 Amazon-UPU and Reddit on seeded stratified 40/20/40 splits, five seeds (ROC-AUC and
 AUPRC with the base rate). Prints a table and writes JSON.
 
+The GNN is ``GNNDetector`` with :data:`GNN_PARAMS` (full-batch GraphSAGE, chosen on
+Tolokers' validation masks only, see docs/gnn.md); the graph gets each node's degree and
+neighbour means as extra input columns (``from_arrays(neighbour_means=True)``). It
+early-stops on the dataset's headline metric on validation (:data:`SELECT_METRIC`).
+
 Usage::
 
     .venv/bin/python scripts/public_benchmarks.py --out artifacts/public_benchmarks.json
     .venv/bin/python scripts/public_benchmarks.py --datasets tolokers --runs 2   # quick look
+    # in parallel, then combined (same table and JSON as one run):
+    .venv/bin/python scripts/public_benchmarks.py --datasets tolokers --splits 0-4 --out a.json
+    .venv/bin/python scripts/public_benchmarks.py --datasets tolokers --splits 5-9 --out b.json
+    .venv/bin/python scripts/public_benchmarks.py --merge a.json b.json --out all.json
 """
 
 from __future__ import annotations
@@ -46,24 +55,34 @@ PUBLISHED = {
     },
 }
 
-#: Hyper-parameters used here (chosen on Tolokers' validation splits, see docs/gnn.md).
+#: Hyper-parameters used here (chosen on Tolokers' validation masks only, see docs/gnn.md).
 GNN_PARAMS = {
     "model": "sage",
     "hidden_channels": 64,
     "num_layers": 2,
     "dropout": 0.2,
-    "lr": 3e-3,
-    "epochs": 120,
-    "patience": 25,
-    "fanout": (10, 10),
-    "batch_size": 512,
+    "lr": 1e-3,
+    "epochs": 300,
+    "patience": 40,
+    "norm": "layer",
+    "full_batch": True,
 }
 
+#: Extra input columns: degree and neighbour means (``from_arrays(neighbour_means=True)``).
+NEIGHBOUR_MEANS = True
 
-def load(name: str):
+#: The validation metric the GNN early-stops on: each dataset's headline metric.
+SELECT_METRIC = {"tolokers": "roc_auc", "amazon_upu": "auprc", "reddit": "auprc"}
+
+
+def load(name: str, neighbour_means: bool = NEIGHBOUR_MEANS):
     """``(graph, y, splits)`` of a public dataset in the homogeneous mode."""
-    from gnn.hetero import from_arrays
+    from functools import partial
+
+    from gnn.hetero import from_arrays as _from_arrays
     from gnn.train import Split, stratified_split
+
+    from_arrays = partial(_from_arrays, neighbour_means=neighbour_means)
 
     if name == "tolokers":
         d = np.load(DATASETS / "tolokers.npz")
@@ -91,18 +110,30 @@ def load(name: str):
     return graph, y, [stratified_split(y, seed) for seed in range(5)]
 
 
-def run(name: str, runs: int | None, gnn_params: dict, progress=None) -> dict:
+def run(name: str, indices: list[int] | None, gnn_params: dict, progress=None) -> dict:
+    """Fit and test both detectors on the splits ``indices`` (all when None) of ``name``."""
     from gnn.train import GNNDetector, TreeDetector, metrics
 
     graph, y, splits = load(name)
-    splits = splits[:runs] if runs else splits
+    indices = list(range(len(splits))) if indices is None else indices
+    gnn_params = {"select_metric": SELECT_METRIC[name], **gnn_params}
     rows: dict[str, list[dict]] = {"gnn": [], "tree": [], "selected": []}
-    for i, split in enumerate(splits):
+    for i in indices:
+        split = splits[i]
         started = time.perf_counter()
         gnn = GNNDetector(**gnn_params, seed=i).fit(graph, y, split)
         tree = TreeDetector(seed=i).fit(graph, y, split)
         for key, det in (("gnn", gnn), ("tree", tree)):
-            rows[key].append({**metrics(y[split.test], det.score(graph)[split.test])})
+            rows[key].append(
+                {
+                    **metrics(y[split.test], det.score(graph)[split.test]),
+                    "split": i,
+                    "val_roc_auc": det.val_metrics_["roc_auc"],
+                    "val_auprc": det.val_metrics_["auprc"],
+                    "train_seconds": det.train_seconds_,
+                }
+            )
+        rows["gnn"][-1]["best_epoch"] = gnn.best_epoch_
         winner = "gnn" if gnn.val_metrics_["auprc"] >= tree.val_metrics_["auprc"] else "tree"
         rows["selected"].append({**rows[winner][-1], "winner": winner})
         print(
@@ -115,7 +146,12 @@ def run(name: str, runs: int | None, gnn_params: dict, progress=None) -> dict:
             flush=True,
         )
         if progress is not None:
-            progress({"runs_done": i + 1, "per_run": rows})
+            progress({"runs_done": len(rows["gnn"]), "per_run": rows})
+    return summarise(name, rows)
+
+
+def summarise(name: str, rows: dict[str, list[dict]]) -> dict:
+    """Mean and standard deviation over the runs of every metric, per model."""
     summary = {}
     for key, values in rows.items():
         summary[key] = {
@@ -126,7 +162,28 @@ def run(name: str, runs: int | None, gnn_params: dict, progress=None) -> dict:
             for metric in ("roc_auc", "auprc", "base_rate", "recall_at_1pct_fpr")
         }
     summary["selected"]["winners"] = [v["winner"] for v in rows["selected"]]
-    return {"runs": len(splits), "summary": summary, "per_run": rows, "published": PUBLISHED[name]}
+    return {
+        "runs": len(rows["gnn"]),
+        "summary": summary,
+        "per_run": rows,
+        "published": PUBLISHED[name],
+    }
+
+
+def merge(paths: list[Path]) -> tuple[dict, dict]:
+    """Results of several runs of this script (other splits or datasets) as one."""
+    payloads = [json.loads(p.read_text()) for p in paths]
+    rows: dict[str, dict[str, list[dict]]] = {}
+    for payload in payloads:
+        for name, res in payload["results"].items():
+            into = rows.setdefault(name, {"gnn": [], "tree": [], "selected": []})
+            for key, values in res["per_run"].items():
+                into[key] += values
+    results = {}
+    for name, by_key in rows.items():
+        order = np.argsort([v["split"] for v in by_key["gnn"]], kind="stable")
+        results[name] = summarise(name, {k: [v[j] for j in order] for k, v in by_key.items()})
+    return results, payloads[0]
 
 
 def _pm(value: tuple | list | None) -> str:
@@ -138,6 +195,7 @@ def _pm(value: tuple | list | None) -> str:
 
 
 def print_table(results: dict) -> None:
+    """The markdown table of our numbers beside the published ones."""
     labels = {
         "gnn": "ringwatch GNN",
         "tree": "ringwatch trees (GADBench)",
@@ -175,36 +233,59 @@ def print_table(results: dict) -> None:
             print("| " + " | ".join(row) + " |")
 
 
+def _indices(text: str | None) -> list[int] | None:
+    """``"5-9"`` or ``"0,3,4"`` as a list of split indices."""
+    if not text:
+        return None
+    if "-" in text:
+        a, b = text.split("-")
+        return list(range(int(a), int(b) + 1))
+    return [int(v) for v in text.split(",")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", default="tolokers,amazon_upu,reddit")
     parser.add_argument("--runs", type=int, default=None, help="only the first N splits/seeds")
+    parser.add_argument("--splits", default=None, help="only these splits/seeds: 5-9 or 0,3")
     parser.add_argument("--epochs", type=int, default=GNN_PARAMS["epochs"])
     parser.add_argument("--model", default=GNN_PARAMS["model"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--merge", type=Path, nargs="+", help="combine these outputs instead")
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "public_benchmarks.json")
     args = parser.parse_args(argv)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        results, first = merge(args.merge)
+        print_table(results)
+        payload = {**first, "results": results, "merged_from": [str(p) for p in args.merge]}
+        payload["seconds"] = None  # the parts ran side by side; see each part's file
+        args.out.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"\nwrote {args.out}")
+        return 0
 
     import torch
 
     torch.set_num_threads(args.threads)
     params = {**GNN_PARAMS, "epochs": args.epochs, "model": args.model}
+    indices = _indices(args.splits) or (list(range(args.runs)) if args.runs else None)
     results = {}
     started = time.perf_counter()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     partial = args.out.with_suffix(".partial.json")
     for name in args.datasets.split(","):
         print(f"{name}:", flush=True)
 
         def progress(state, name=name):
             done = {**results, name: state}
-            partial.write_text(json.dumps(done, indent=2) + "\n")
+            partial.write_text(json.dumps({"results": done}, indent=2) + "\n")
 
-        results[name] = run(name, args.runs, params, progress)
+        results[name] = run(name, indices, params, progress)
     print_table(results)
     partial.unlink(missing_ok=True)
     payload = {
         "gnn_params": {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()},
+        "neighbour_means": NEIGHBOUR_MEANS,
+        "select_metric": SELECT_METRIC,
         "seconds": time.perf_counter() - started,
         "machine": {
             "python": sys.version.split()[0],
