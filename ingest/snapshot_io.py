@@ -2,7 +2,9 @@
 
 Strings cross the wire once per node, not once per edge: every node's key is read once
 (per label) with the node's internal id, and the relationship and window queries return
-only numbers (node ids, times as epoch milliseconds, counters). The client then looks the
+only numbers (node ids, times as epoch milliseconds, counters) and user agents. Each
+relationship is read once: the request windows kept on ``USED_IP`` relationships come
+as lists with the link's own columns and are flattened on the client. The client then looks the
 ids up in the sorted id arrays, so a column such as ``links.account_id`` holds references
 to one string object per account instead of one new string per row (9M rows at 1M
 accounts). No query runs per node.
@@ -10,7 +12,7 @@ accounts). No query runs per node.
 Each query streams through APOC's CSV export when the server has APOC (the server writes
 CSV in large chunks and pyarrow parses each chunk as it arrives, instead of the driver
 building a Python object per value), through plain records otherwise; independent
-queries run on a few sessions at once.
+queries run on a few sessions at once, the longest first.
 
 Node ids are only compared within one :func:`read_snapshot`; the graph must not lose
 nodes while it is read (the nightly job runs ingest and detect one after the other).
@@ -18,7 +20,9 @@ nodes while it is read (the nightly job runs ingest and detect one after the oth
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -58,13 +62,30 @@ def _counters(rel: Rel) -> list[str]:
     return [c for c in EDGE_COUNTERS[rel] if c in LINK_COLUMNS]
 
 
+#: Window list properties and the snapshot's window columns they become.
+WINDOW_LISTS = {
+    P.WIN_UA: "user_agent",
+    P.WIN_START: "window_start",
+    P.WIN_S: "window_s",
+    P.WIN_REQUESTS: "n_requests",
+    P.WIN_PATHS: "n_paths",
+    P.WIN_CREATORS: "n_creators",
+}
+#: Reader column with each row's number of list elements (the same in every list column).
+LIST_LENGTH = "list_length"
+
+
 def _links_query(rel: Rel) -> str:
-    counters = ", ".join(f"p.{c} AS {c}" for c in _counters(rel))
+    columns = [f"p.{c} AS {c}" for c in _counters(rel)]
+    if rel == Rel.USED_IP:
+        # the account's request windows on this IP: reading the relationship twice (once
+        # for the link, once for its windows) cost ~10 s of server time at 1M accounts
+        columns += [f"p.{name} AS {name}" for name in WINDOW_LISTS]
     return f"""
 MATCH (a)-[r:{rel}]->(x) WITH a, x, properties(r) AS p
 RETURN id(a) AS account, id(x) AS target,
        p.{P.FIRST_SEEN}.epochMillis AS first_seen, p.{P.LAST_SEEN}.epochMillis AS last_seen,
-       {counters}
+       {", ".join(columns)}
 """
 
 
@@ -75,12 +96,6 @@ _WINDOW_COLUMNS = (
     f"p.{P.WIN_S}[k] AS window_s, p.{P.WIN_REQUESTS}[k] AS n_requests, "
     f"p.{P.WIN_PATHS}[k] AS n_paths, p.{P.WIN_CREATORS}[k] AS n_creators"
 )
-ACCOUNT_WINDOWS = f"""
-MATCH (a)-[w:{Rel.USED_IP}]->(i) WITH a, i, properties(w) AS p
-WHERE p.{P.WIN_START} IS NOT NULL
-UNWIND range(0, size(p.{P.WIN_START}) - 1) AS k
-RETURN id(a) AS client, id(i) AS ip, {_WINDOW_COLUMNS}
-"""
 IP_WINDOWS = f"""
 MATCH (w:{Label.IP}) WHERE w.{P.WIN_START} IS NOT NULL WITH w, properties(w) AS p
 UNWIND range(0, size(p.{P.WIN_START}) - 1) AS k
@@ -96,6 +111,12 @@ APOC_BATCH = 200_000
 _TEXT = {"account_id", "country", "status", "email", "email_domain", "phone", "label",
          "label_source", "name", "user_agent"}  # fmt: skip
 _IDS = {"node", "account", "target", "ip", "client", "subnet"}
+_LISTS = set(WINDOW_LISTS)
+_TEXT_LISTS = {P.WIN_UA}
+#: Server time of each query on the 1M graph (s, measured alone): the longest go first so
+#: that the workers do not end on one long query while the others idle.
+_COST = {"links:USED_IP": 22, "windows:IP": 14, "links:USED_UA": 10, "links:USED_DEVICE": 8,
+         "accounts": 7, "links:HAS_EMAIL": 5, "links:SIGNED_UP_ON": 5}  # fmt: skip
 
 
 class _Reader:
@@ -134,7 +155,14 @@ class _Reader:
             names = result.keys()
             rows = result.values()
         values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
-        return {n: _typed(n, np.array(v, dtype=object)) for n, v in zip(names, values, strict=True)}
+        cells = dict(zip(names, values, strict=True))
+        lists = {n: [c if c is not None else [] for c in cells.pop(n)] for n in _LISTS & set(cells)}
+        columns = {n: _typed(n, _object_array(v)) for n, v in cells.items()}
+        for n, v in lists.items():
+            lengths = np.fromiter(map(len, v), dtype=np.int64, count=len(v))
+            flat = _object_array(list(chain.from_iterable(v)))
+            columns[n] = (_typed(n, flat), lengths)
+        return _with_list_length(columns)
 
     def _apoc_columns(self, query: str) -> dict[str, np.ndarray]:
         import pyarrow as pa
@@ -150,9 +178,63 @@ class _Reader:
                 if chunk.strip():
                     tables.append(_parse_csv(chunk, names))
         if not tables:
-            return {n: _typed(n, np.array([], dtype=object)) for n in names or []}
+            empty = np.array([], dtype=object)
+            return _with_list_length(
+                {
+                    n: (_typed(n, empty), np.zeros(0, dtype=np.int64)) if n in _LISTS
+                    else _typed(n, empty)
+                    for n in names or []
+                }
+            )  # fmt: skip
         table = pa.concat_tables(tables)
-        return {n: _arrow_column(n, table.column(n)) for n in names}
+        del tables
+        columns = {}
+        for n in names:
+            column = table.column(n)
+            columns[n] = _arrow_list(n, column) if n in _LISTS else _arrow_column(n, column)
+        return _with_list_length(columns)
+
+
+def _object_array(values) -> np.ndarray:
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _with_list_length(columns: dict) -> dict[str, np.ndarray]:
+    """Columns with each list column flattened and one :data:`LIST_LENGTH` column."""
+    lengths = [columns[n][1] for n in columns if n in _LISTS]
+    if not lengths:
+        return columns
+    if any(not np.array_equal(lengths[0], other) for other in lengths[1:]):
+        raise DetectionError("request window lists of unequal length on one relationship")
+    out = {n: v[0] if n in _LISTS else v for n, v in columns.items()}
+    out[LIST_LENGTH] = lengths[0]
+    return out
+
+
+def _arrow_list(name: str, column) -> tuple[np.ndarray, np.ndarray]:
+    """A list column as its elements (flattened) and each row's number of elements.
+
+    APOC writes a list as JSON (``[1,2]``, ``["a","b"]``); null is an empty list.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cells = column.combine_chunks()
+    if name in _TEXT_LISTS:
+        lists = [json.loads(c) if c is not None else [] for c in cells.to_pylist()]
+        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        flat = _object_array(list(chain.from_iterable(lists)))
+        # one Python string per distinct value, as for a text column
+        codes, uniques = pd.factorize(flat, use_na_sentinel=False)
+        return np.asarray(uniques, dtype=object)[codes] if len(flat) else flat, lengths
+    filled = pc.and_(cells.is_valid(), pc.not_equal(cells, "[]")).fill_null(False)
+    parts = pc.split_pattern(pc.utf8_slice_codeunits(cells.filter(filled), 1, -1), ",")
+    lengths = np.zeros(len(cells), dtype=np.int64)
+    lengths[filled.to_numpy(zero_copy_only=False)] = pc.list_value_length(parts).to_numpy()
+    flat = pc.cast(pc.list_flatten(parts), pa.float64()).to_numpy()
+    return flat, lengths
 
 
 def _parse_csv(chunk: bytes, names: list[str]):
@@ -160,7 +242,8 @@ def _parse_csv(chunk: bytes, names: list[str]):
     import pyarrow.csv as pcsv
 
     types = {
-        n: pa.string() if n in _TEXT else pa.int64() if n in _IDS else pa.float64() for n in names
+        n: pa.string() if n in _TEXT | _LISTS else pa.int64() if n in _IDS else pa.float64()
+        for n in names
     }
     return pcsv.read_csv(
         pa.BufferReader(chunk),
@@ -185,7 +268,7 @@ def _arrow_column(name: str, column) -> np.ndarray:
 
 
 def _typed(name: str, values: np.ndarray) -> np.ndarray:
-    if name in _TEXT:
+    if name in _TEXT or name in _TEXT_LISTS:
         return values
     if name in _IDS:
         return values.astype(np.int64)
@@ -222,31 +305,48 @@ def read_snapshot(driver, database: str, *, workers: int = 2) -> Snapshot:
     ``workers`` queries run at once (each on its own session).
     """
     reader = _Reader(driver, database)
+    queries = {
+        "accounts": ACCOUNTS,
+        **{f"names:{label}": q for label, q in NAMES.items()},
+        **{f"links:{rel}": q for rel, q in LINKS.items()},
+        "subnets": IP_SUBNETS,
+        "windows:IP": IP_WINDOWS,
+    }
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        accounts_job = pool.submit(reader.columns, ACCOUNTS)
-        name_jobs = {label: pool.submit(reader.columns, q) for label, q in NAMES.items()}
-        link_jobs = {rel: pool.submit(reader.columns, q) for rel, q in LINKS.items()}
-        subnet_job = pool.submit(reader.columns, IP_SUBNETS)
-        window_jobs = [pool.submit(reader.columns, q) for q in (ACCOUNT_WINDOWS, IP_WINDOWS)]
-
-        account_columns = accounts_job.result()
+        jobs = {
+            name: pool.submit(reader.columns, queries[name])
+            for name in sorted(queries, key=lambda n: -_COST.get(n, 0))
+        }
+        account_columns = jobs.pop("accounts").result()
         accounts = _accounts(account_columns)
         names = {A: _Names(account_columns["node"], account_columns["account_id"])}
-        for label, job in name_jobs.items():
-            columns = job.result()
+        for label in NAMES:
+            columns = jobs.pop(f"names:{label}").result()
             names[label] = _Names(columns["node"], columns["name"])
         # hand each query's columns over and drop the future: the raw columns of one
         # relationship type are freed as soon as its frame is built (peak memory)
-        links = _links({rel: link_jobs.pop(rel).result() for rel in list(link_jobs)}, names)
-        subnets = subnet_job.result()
+        link_parts = {rel: jobs.pop(f"links:{rel}").result() for rel in LINKS}
+        account_windows = _account_windows(link_parts[Rel.USED_IP])
+        links = _links(link_parts, names)
+        subnets = jobs.pop("subnets").result()
         ip_subnets = pd.DataFrame(
             {
                 "ip": text_column(names[Label.IP][subnets["ip"]]),
                 "subnet": text_column(names[Label.SUBNET][subnets["subnet"]]),
             }
         )
-        windows = _windows([job.result() for job in window_jobs], names)
+        windows = _windows([account_windows, jobs.pop("windows:IP").result()], names)
     return Snapshot(accounts=accounts, links=links, ip_subnets=ip_subnets, windows=windows)
+
+
+def _account_windows(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The request windows of the ``USED_IP`` columns, one row per window (and removes
+    them from ``columns``)."""
+    lengths = columns.pop(LIST_LENGTH)
+    windows = {column: columns.pop(name) for name, column in WINDOW_LISTS.items()}
+    windows["client"] = np.repeat(columns["account"], lengths)
+    windows["ip"] = np.repeat(columns["target"], lengths)
+    return windows
 
 
 def _accounts(columns: dict[str, np.ndarray]) -> pd.DataFrame:
