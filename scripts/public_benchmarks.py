@@ -110,8 +110,11 @@ def load(name: str, neighbour_means: bool = NEIGHBOUR_MEANS):
     return graph, y, [stratified_split(y, seed) for seed in range(5)]
 
 
-def run(name: str, indices: list[int] | None, gnn_params: dict, progress=None) -> dict:
-    """Fit and test both detectors on the splits ``indices`` (all when None) of ``name``."""
+def run(
+    name: str, indices: list[int] | None, gnn_params: dict, progress=None, trees: bool = True
+) -> dict:
+    """Fit and test both detectors on the splits ``indices`` (all when None) of ``name``;
+    ``trees=False`` fits the GNN only (to compare GNN settings on validation)."""
     from gnn.train import GNNDetector, TreeDetector, metrics
 
     graph, y, splits = load(name)
@@ -122,7 +125,7 @@ def run(name: str, indices: list[int] | None, gnn_params: dict, progress=None) -
         split = splits[i]
         started = time.perf_counter()
         gnn = GNNDetector(**gnn_params, seed=i).fit(graph, y, split)
-        tree = TreeDetector(seed=i).fit(graph, y, split)
+        tree = TreeDetector(seed=i).fit(graph, y, split) if trees else gnn
         for key, det in (("gnn", gnn), ("tree", tree)):
             rows[key].append(
                 {
@@ -134,6 +137,8 @@ def run(name: str, indices: list[int] | None, gnn_params: dict, progress=None) -
                 }
             )
         rows["gnn"][-1]["best_epoch"] = gnn.best_epoch_
+        if not trees:
+            rows["tree"][-1] = {"skipped": True, **{k: float("nan") for k in rows["gnn"][-1]}}
         winner = "gnn" if gnn.val_metrics_["auprc"] >= tree.val_metrics_["auprc"] else "tree"
         rows["selected"].append({**rows[winner][-1], "winner": winner})
         print(
@@ -251,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=GNN_PARAMS["epochs"])
     parser.add_argument("--model", default=GNN_PARAMS["model"])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gnn-params", type=json.loads, default={}, help='e.g. {"num_layers": 3}')
+    parser.add_argument("--skip-trees", action="store_true", help="fit the GNN only")
     parser.add_argument("--merge", type=Path, nargs="+", help="combine these outputs instead")
     parser.add_argument("--out", type=Path, default=REPO / "artifacts" / "public_benchmarks.json")
     args = parser.parse_args(argv)
@@ -267,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    params = {**GNN_PARAMS, "epochs": args.epochs, "model": args.model}
+    params = {**GNN_PARAMS, "epochs": args.epochs, "model": args.model, **args.gnn_params}
     indices = _indices(args.splits) or (list(range(args.runs)) if args.runs else None)
     results = {}
     started = time.perf_counter()
@@ -279,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             done = {**results, name: state}
             partial.write_text(json.dumps({"results": done}, indent=2) + "\n")
 
-        results[name] = run(name, indices, params, progress)
+        results[name] = run(name, indices, params, progress, trees=not args.skip_trees)
     print_table(results)
     partial.unlink(missing_ok=True)
     payload = {
