@@ -21,8 +21,9 @@ Integer indices exist only here and in :mod:`graphs.components`, next to the id 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,10 @@ DEFAULT_WEIGHTS: Mapping[str, IdentifierWeight] = {
 }
 
 
+#: Account pairs made and weighted at a time (see ``account_links``'s ``chunk_pairs``).
+CHUNK_PAIRS = 2_000_000
+#: Ranges of the lower account whose pair weights are summed one at a time.
+SUM_BUCKETS = 8
 #: Users of a large identifier link only when they started using it this close in time.
 TIMING_WINDOW = pd.Timedelta("30min")
 #: First and last uses this close count as lockstep (see ``IdentifierWeight.sync``).
@@ -253,6 +258,26 @@ def _all_pairs(starts: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.nd
     return i, i + 1 + ramp
 
 
+def _pair_chunks(
+    starts: np.ndarray, sizes: np.ndarray, chunk_pairs: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The pairs of :func:`_all_pairs`, in the same order, whole runs at a time and
+    about ``chunk_pairs`` pairs per chunk (a run larger than that is one chunk).
+
+    Examples
+    --------
+    >>> starts, sizes = np.array([0, 3, 5]), np.array([3, 2, 2])
+    >>> [i.tolist() for i, _ in _pair_chunks(starts, sizes, 3)]
+    [[0, 0, 1], [3, 5]]
+    """
+    n_pairs = sizes.astype(np.int64) * (sizes - 1) // 2
+    chunk = (np.cumsum(n_pairs) - n_pairs) // max(chunk_pairs, 1)
+    bounds = np.flatnonzero(np.r_[True, chunk[1:] != chunk[:-1], True])
+    for lo, hi in pairwise(bounds):
+        if lo < len(sizes):
+            yield _all_pairs(starts[lo:hi], sizes[lo:hi])
+
+
 def _time_neighbour_pairs(
     group: np.ndarray, seconds: np.ndarray, neighbours: int, window_s: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -275,6 +300,7 @@ def account_links(
     burst_window: pd.Timedelta = TIMING_WINDOW,
     burst_neighbours: int = 3,
     memberships: pd.DataFrame | None = None,
+    chunk_pairs: int = CHUNK_PAIRS,
 ) -> LinkGraph:
     """Weighted links between accounts that share identifiers.
 
@@ -291,6 +317,9 @@ def account_links(
     memberships : DataFrame, optional
         :func:`identifier_memberships` for at least the weighted kinds, when the caller
         has it already.
+    chunk_pairs : int
+        About this many account pairs are made and weighted at a time (memory); the
+        result does not depend on it.
 
     Returns
     -------
@@ -312,75 +341,96 @@ def account_links(
     account_ids = snapshot.accounts["account_id"].to_numpy(dtype=object)
     if memberships is None:
         memberships = identifier_memberships(snapshot, weights)
-    # the rows of weighted kinds and known accounts, as arrays (no copy of the table)
-    use = memberships["kind"].isin(list(weights)).to_numpy() & (
-        memberships["account"].to_numpy() < len(account_ids)
-    )
-    acc = memberships["account"].to_numpy()[use]
-    kind_code = memberships["kind"].cat.codes.to_numpy()[use].astype(np.int64)
-    kinds = memberships["kind"].cat.categories
-    key_code = memberships["key_code"].to_numpy()[use]
-    n_keys = int(key_code.max()) + 1 if len(key_code) else 1
-    ident_code, ident_first = pd.factorize(kind_code * n_keys + key_code)
-    kind_of_ident = ident_first // n_keys
-    n_users = np.bincount(ident_code, minlength=len(ident_first))
+    users = _sorted_users(memberships, weights, len(account_ids))
+    n_users = np.bincount(users.ident, minlength=len(users.kind_of_ident))
 
     def per_kind(field: str) -> np.ndarray:
-        values = [getattr(weights[k], field) if k in weights else 0.0 for k in kinds]
-        return np.array(values, dtype=float)[kind_of_ident]
+        values = [getattr(weights[k], field) if k in weights else 0.0 for k in users.kinds]
+        return np.array(values, dtype=float)[users.kind_of_ident]
 
-    base, typical = per_kind("base"), per_kind("typical")
     sync, cadence = per_kind("sync"), per_kind("cadence")
-    ident_weight = base * np.minimum(1.0, typical / np.maximum(n_users, 1))
+    ident_weight = per_kind("base") * np.minimum(1.0, per_kind("typical") / np.maximum(n_users, 1))
 
+    def weighted(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Accounts and weight of the pairs of user positions ``(i, j)``."""
+        ident = users.ident[i]
+        w = ident_weight[ident]
+        # lockstep: first and last use both coincide, and each user's use spans a while
+        # (only for pairs of kinds that carry a sync weight)
+        window = SYNC_WINDOW.total_seconds()
+        at = np.flatnonzero(sync[ident] > 0)
+        fi, fj = users.first[i[at]], users.first[j[at]]
+        li, lj = users.last[i[at]], users.last[j[at]]
+        in_sync = (
+            (np.abs(fi - fj) <= window)
+            & (np.abs(li - lj) <= window)
+            & (np.minimum(li - fi, lj - fj) > window)
+        )
+        w[at] += sync[ident[at]] * in_sync
+        return users.account[i], users.account[j], w
+
+    def chunks():
+        # small identifiers: every pair of users, a few identifiers at a time
+        starts = np.flatnonzero(np.r_[True, users.ident[1:] != users.ident[:-1]])
+        sizes = np.diff(np.r_[starts, len(users.ident)])
+        small = (sizes >= 2) & (sizes <= clique_limit)
+        for i, j in _pair_chunks(starts[small], sizes[small], chunk_pairs):
+            yield weighted(i, j)
+        # large identifiers: only users close in time
+        big_pos = np.flatnonzero(n_users[users.ident] > clique_limit)
+        i, j = _time_neighbour_pairs(
+            users.ident[big_pos], users.first[big_pos], burst_neighbours,
+            burst_window.total_seconds(),
+        )  # fmt: skip
+        yield weighted(big_pos[i], big_pos[j])
+        i, j = _cadence_pairs(users.ident, users.first, cadence[users.ident] > 0)
+        yield users.account[i], users.account[j], cadence[users.ident[i]]
+
+    return _sum_pairs(account_ids, chunks())
+
+
+@dataclass(frozen=True)
+class _Users:
+    """The weighted kinds' memberships of known accounts, sorted by identifier and then
+    first use: ``ident`` (identifier number), ``account`` (position), ``first`` / ``last``
+    (seconds); ``kind_of_ident`` is each identifier's kind (an index into ``kinds``)."""
+
+    ident: np.ndarray
+    account: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    kind_of_ident: np.ndarray
+    kinds: pd.Index
+
+
+def _sorted_users(memberships: pd.DataFrame, weights: Mapping, n_accounts: int) -> _Users:
+    # int32 where it fits and every temporary freed early: these arrays have one entry
+    # per membership (12M at 1M accounts) and live through the pairing
+    use = memberships["kind"].isin(list(weights)).to_numpy() & (
+        memberships["account"].to_numpy() < n_accounts
+    )
+    key_code = memberships["key_code"].to_numpy()[use]
+    n_keys = int(key_code.max()) + 1 if len(key_code) else 1
+    combined = memberships["kind"].cat.codes.to_numpy()[use].astype(np.int64)
+    combined *= n_keys
+    combined += key_code
+    del key_code
+    ident, ident_first = pd.factorize(combined)
+    del combined
+    ident = ident.astype(np.int32 if len(ident_first) < 2**31 else np.int64)
     first = _seconds(memberships["first_seen"])[use]
-    last = _seconds(memberships["last_seen"])[use] if "last_seen" in memberships else first
-    order = np.lexsort((first, ident_code))
-    code_sorted, acc_sorted = ident_code[order], acc[order]
-    first, last = first[order], last[order]
-
-    # small identifiers: every pair of users
-    starts = np.flatnonzero(np.r_[True, code_sorted[1:] != code_sorted[:-1]])
-    sizes = np.diff(np.r_[starts, len(code_sorted)])
-    small = (sizes >= 2) & (sizes <= clique_limit)
-    i_small, j_small = _all_pairs(starts[small], sizes[small])
-    # large identifiers: only users close in time
-    big_pos = np.flatnonzero(n_users[code_sorted] > clique_limit)
-    i_big, j_big = _time_neighbour_pairs(
-        code_sorted[big_pos], first[big_pos], burst_neighbours, burst_window.total_seconds()
+    order = np.lexsort((first, ident))
+    ident, first = ident[order], first[order]
+    last = _seconds(memberships["last_seen"])[use][order] if "last_seen" in memberships else first
+    account = memberships["account"].to_numpy()[use][order].astype(np.int32)
+    return _Users(
+        ident=ident,
+        account=account,
+        first=first,
+        last=last,
+        kind_of_ident=ident_first // n_keys,
+        kinds=memberships["kind"].cat.categories,
     )
-    # positions fit in 32 bits: the pair arrays are the peak of detection's memory
-    i = np.concatenate([i_small, big_pos[i_big]]).astype(np.int32)
-    j = np.concatenate([j_small, big_pos[j_big]]).astype(np.int32)
-    del i_small, j_small, i_big, j_big, big_pos
-    ident = code_sorted[i]
-    w = ident_weight[ident]
-    # lockstep: first and last use both coincide, and each user's use spans a while
-    # (only for pairs of kinds that carry a sync weight)
-    window = SYNC_WINDOW.total_seconds()
-    at = np.flatnonzero(sync[ident] > 0)
-    fi, fj, li, lj = first[i[at]], first[j[at]], last[i[at]], last[j[at]]
-    in_sync = (
-        (np.abs(fi - fj) <= window)
-        & (np.abs(li - lj) <= window)
-        & (np.minimum(li - fi, lj - fj) > window)
-    )
-    w[at] += sync[ident[at]] * in_sync
-    del ident, at, fi, fj, li, lj, in_sync
-    i_cad, j_cad = _cadence_pairs(code_sorted, first, cadence[code_sorted] > 0)
-    w = np.concatenate([w, cadence[code_sorted[i_cad]]])
-    acc_sorted = acc_sorted.astype(np.int32)
-    a = acc_sorted[np.concatenate([i, i_cad.astype(np.int32)])]
-    del i
-    b = acc_sorted[np.concatenate([j, j_cad.astype(np.int32)])]
-    del j
-    n = len(account_ids)
-    key = np.minimum(a, b).astype(np.int64)
-    key *= n
-    key += np.maximum(a, b)
-    keep = a != b
-    del a, b
-    return _sum_pairs(account_ids, key[keep], w[keep])
 
 
 def _cadence_pairs(
@@ -410,22 +460,53 @@ def _seconds(times: pd.Series) -> np.ndarray:
     return np.where(np.isnat(values), 0.0, out)
 
 
-def _sum_pairs(account_ids: np.ndarray, key: np.ndarray, w: np.ndarray) -> LinkGraph:
-    """Sum the weights of each pair ``key = low * n + high``; pairs in ascending order.
+def _sum_pairs(
+    account_ids: np.ndarray,
+    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    buckets: int = SUM_BUCKETS,
+) -> LinkGraph:
+    """Sum the weights of each pair of accounts ``(a, b)``, ``a != b``, over ``chunks``
+    of ``(a, b, weight)``; pairs in ascending order.
 
-    Hash-factorised rather than ``np.unique(return_inverse=True)``, whose sort needs
-    several copies of the (tens of millions of) raw pairs at once.
+    Each chunk is split by the lower account into ``buckets`` ranges, and each range is
+    summed on its own, hash-factorised: a hash table (or a sort) of all the tens of
+    millions of raw pairs at once was the peak of detection's memory. Within a pair the
+    weights add up in the order the chunks give them, so the sums do not depend on the
+    chunking.
     """
     n = len(account_ids)
-    codes, uniq = pd.factorize(key, sort=False)
-    del key
-    total = np.bincount(codes, weights=w, minlength=len(uniq))
-    del codes
-    order = np.argsort(uniq, kind="stable")
-    uniq, total = uniq[order], total[order]
-    return LinkGraph(
-        account_ids=account_ids,
-        src=(uniq // n).astype(np.int64),
-        dst=(uniq % n).astype(np.int64),
-        weight=total,
-    )
+    span = max(-(-n // buckets), 1)
+    parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(buckets)]
+    for a, b, w in chunks:
+        keep = a != b
+        a, b, w = a[keep], b[keep], w[keep]
+        low = np.minimum(a, b).astype(np.int64)
+        bucket = low // span
+        key = low * n + np.maximum(a, b)
+        del a, b, low
+        order = np.argsort(bucket, kind="stable")
+        cuts = np.searchsorted(bucket[order], np.arange(1, buckets))
+        for part, at in zip(parts, np.split(order, cuts), strict=True):
+            if len(at):
+                part.append((key[at], w[at]))
+    sums = []
+    for part in parts:
+        key = np.concatenate([k for k, _ in part]) if part else np.zeros(0, dtype=np.int64)
+        w = np.concatenate([w for _, w in part]) if part else np.zeros(0)
+        part.clear()
+        codes, uniq = pd.factorize(key, sort=False)
+        del key
+        total = np.bincount(codes, weights=w, minlength=len(uniq))
+        del codes, w
+        order = np.argsort(uniq, kind="stable")
+        sums.append((uniq[order], total[order]))
+    n_pairs = sum(len(u) for u, _ in sums)
+    src, dst = np.empty(n_pairs, dtype=np.int64), np.empty(n_pairs, dtype=np.int64)
+    weight = np.empty(n_pairs)
+    at = 0
+    for k in range(len(sums)):
+        (uniq, total), sums[k] = sums[k], None  # freed as the output fills
+        end = at + len(uniq)
+        src[at:end], dst[at:end], weight[at:end] = uniq // n, uniq % n, total
+        at = end
+    return LinkGraph(account_ids=account_ids, src=src, dst=dst, weight=weight)
