@@ -178,15 +178,21 @@ def identifier_memberships(snapshot: Snapshot, kinds: Mapping[str, object]) -> p
             part["key_code"] = part["key_code"] + len(key_names)
             parts.append(part)
     columns = ["account_id", "kind", "key", "first_seen", "last_seen", "account", "key_code"]
-    # pd.Series(..., dtype=object) keeps the string objects (pandas would copy them into
-    # a new Arrow string column, and every later to_numpy would box them again)
-    out = pd.DataFrame(
-        {c: text_column(np.concatenate([np.asarray(p[c]) for p in parts])) for c in columns}
-    )
-    out["kind"] = pd.Categorical.from_codes(out["kind"].to_numpy(), categories=categories)
-    for column in ("first_seen", "last_seen"):
-        out[column] = out[column].dt.tz_localize("UTC").astype(links[column].dtype)
-    return out
+    # one column at a time, each part's column freed once joined, and no copy into the
+    # frame: 12M rows at 1M accounts, where copying the whole table cost ~2 GB at once
+    out = {}
+    for c in columns:
+        joined = np.concatenate([np.asarray(p.pop(c)) for p in parts])
+        if c == "kind":
+            out[c] = pd.Categorical.from_codes(joined, categories=categories)
+        elif c in ("first_seen", "last_seen"):
+            out[c] = pd.Series(joined, copy=False).dt.tz_localize("UTC").astype(links[c].dtype)
+        else:
+            # text_column keeps the string objects (pandas would copy them into a new
+            # Arrow string column, and every later to_numpy would box them again)
+            out[c] = text_column(joined)
+        del joined
+    return pd.DataFrame(out, copy=False)
 
 
 def _naive_utc(times: pd.Series) -> np.ndarray:

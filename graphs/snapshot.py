@@ -132,7 +132,8 @@ def text_column(values: np.ndarray) -> pd.Series:
 
     pandas 3 would copy an object array of strings into a new Arrow string column (and
     every later ``to_numpy`` would box each value again as a new Python string): for
-    millions of rows of ids that is seconds and gigabytes.
+    millions of rows of ids that is seconds and gigabytes. The array itself is not
+    copied either: pass one that nothing else will change.
 
     Examples
     --------
@@ -141,4 +142,6 @@ def text_column(values: np.ndarray) -> pd.Series:
     >>> column.dtype, column.to_numpy()[0] is ids[0]
     (dtype('O'), True)
     """
-    return pd.Series(values, dtype=object if values.dtype == object else None)
+    # copy=False: pandas 3 copies an array into a new Series by default, and these
+    # columns are millions of rows of freshly made arrays
+    return pd.Series(values, dtype=object if values.dtype == object else None, copy=False)
