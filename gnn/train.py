@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,12 +44,15 @@ __all__ = [
     "Selection",
     "Split",
     "TreeDetector",
+    "binned",
     "fit_and_select",
     "metrics",
     "neighbour_aggregates",
+    "quantile_edges",
     "recall_at_fpr",
     "stratified_split",
     "time_split",
+    "torch_threads",
     "train_on_snapshot",
 ]
 
@@ -253,10 +257,32 @@ class _FullBatch:
         self.inputs = (x_dict, graph.cache[key])
 
 
+@contextmanager
+def torch_threads(n: int | None):
+    """Run a block with ``n`` intra-op torch (OpenMP) threads; ``None`` changes nothing."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 class GNNDetector(_Detector):
     """A heterogeneous GNN trained with neighbour sampling (see the module docstring).
 
     Parameters are stored as given; ``device=None`` uses CUDA when it is available.
+    The defaults are the set-up measured on the 100k world (docs/gnn.md): mini-batches
+    of 2048 accounts with fan-out (10, 5), early stopping after 10 epochs without a
+    better validation AUPRC. ``threads`` is the number of torch threads for sampled
+    training and layer-wise scoring on the CPU (``None``: torch's setting; full-batch
+    training keeps torch's setting): one, because mini-batch operations are too small
+    to gain from a second thread, and on a shared machine a second OpenMP thread that
+    waits for a busy core stalls every operation (docs/gnn.md: an epoch took 5-10x
+    longer with two threads than with one at load 8).
     """
 
     def __init__(
@@ -268,14 +294,15 @@ class GNNDetector(_Detector):
         lr: float = 3e-3,
         weight_decay: float = 1e-5,
         epochs: int = 200,
-        patience: int = 20,
-        fanout: tuple[int, ...] = (15, 10),
-        batch_size: int = 512,
+        patience: int = 10,
+        fanout: tuple[int, ...] = (10, 5),
+        batch_size: int = 2048,
         seed: int = 0,
         device: str | None = None,
         norm: str = "layer",
         full_batch: bool = False,
         select_metric: str = "auprc",
+        threads: int | None = 1,
     ) -> None:
         self.model = model
         self.hidden_channels = hidden_channels
@@ -292,6 +319,10 @@ class GNNDetector(_Detector):
         self.norm = norm
         self.full_batch = full_batch
         self.select_metric = select_metric
+        self.threads = threads
+
+    def _threads(self):
+        return torch_threads(None if self.full_batch else self.threads)
 
     def _device(self):
         import torch
@@ -322,6 +353,10 @@ class GNNDetector(_Detector):
         )
 
     def fit(self, graph: Graph, y: np.ndarray, split: Split) -> GNNDetector:
+        with self._threads():
+            return self._fit(graph, y, split)
+
+    def _fit(self, graph: Graph, y: np.ndarray, split: Split) -> GNNDetector:
         import torch
 
         from gnn.sampling import UniformSampler, neighbour_loader
@@ -418,7 +453,7 @@ class GNNDetector(_Detector):
             UniformSampler(graph.data, self.fanout, seed=seed),
             graph.target,
             torch.as_tensor(nodes),
-            max(self.batch_size, 2048),
+            max(self.batch_size, 8192),  # forward only: fewer, larger batches are cheaper
         )
         out = []
         with torch.no_grad():
@@ -443,7 +478,8 @@ class GNNDetector(_Detector):
             with torch.no_grad():
                 return net(*_FullBatch(graph, device).inputs).cpu().numpy()
         data = graph.data
-        return net.inference(data.x_dict, data.edge_index_dict).cpu().numpy()
+        with self._threads():
+            return net.inference(data.x_dict, data.edge_index_dict).cpu().numpy()
 
 
 # ------------------------------------------------------------------------------- tree
@@ -509,8 +545,77 @@ def neighbour_aggregates(graph: Graph) -> tuple[np.ndarray, list[str]]:
     return result
 
 
+def quantile_edges(X: np.ndarray, max_bins: int = 255) -> list[np.ndarray]:
+    """Per column of ``X``, at most ``max_bins - 1`` thresholds that cut it into bins of
+    about equal counts (midpoints between distinct values when there are few).
+
+    The thresholds scikit-learn's histogram boosting finds without sample weights
+    (quantiles by ``averaged_inverted_cdf``). We bin before fitting because with sample
+    weights (``class_weight``) scikit-learn >= 1.6 finds them with one weighted
+    percentile per threshold and column, each sorting the column again: 99% of the
+    boosting time on the 100k world's 885 columns (docs/gnn.md).
+
+    >>> [e.tolist() for e in quantile_edges(np.array([[0.0, 1], [1, 1], [2, 1]]), max_bins=2)]
+    [[1.0], []]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n = len(X)
+    if n == 0:
+        return [np.empty(0) for _ in range(X.shape[1])]
+    ordered = np.sort(X, axis=0)  # one sort of every column (NaN last)
+    # numpy's averaged_inverted_cdf: at n * q an integer j, the mean of the j-th and
+    # j+1-th smallest; otherwise the ceil(n * q)-th smallest
+    virtual = n * (np.linspace(0, 100, num=max_bins + 1)[1:-1] / 100) - 1
+    below = np.floor(virtual)
+    share = np.where(virtual - below == 0, 0.5, 1.0)[:, None]
+    below = below.astype(int)
+    cuts = (1 - share) * ordered[below.clip(0, n - 1)] + share * ordered[(below + 1).clip(0, n - 1)]
+    new_value = np.diff(ordered, axis=0) != 0
+    edges = []
+    for j in range(X.shape[1]):
+        column = ordered[:, j]
+        if np.isnan(column[-1]):  # rare: the slow, exact path for columns with NaN
+            kept = column[~np.isnan(column)]
+            distinct = np.unique(kept)
+            cut = (
+                np.percentile(
+                    kept,
+                    np.linspace(0, 100, num=max_bins + 1)[1:-1],
+                    method="averaged_inverted_cdf",
+                )
+                if len(kept)
+                else []
+            )
+        else:
+            distinct = column[np.concatenate([[True], new_value[:, j]])]
+            cut = cuts[:, j]
+        if len(distinct) <= max_bins:
+            edges.append((distinct[:-1] + distinct[1:]) / 2)
+        else:
+            edges.append(np.unique(cut))
+    return edges
+
+
+def binned(X: np.ndarray, edges: list[np.ndarray]) -> np.ndarray:
+    """``X`` with each value replaced by its bin (how many of its column's ``edges``
+    lie below it); NaN stays NaN.
+
+    >>> binned(np.array([[0.5, 3.0], [2.0, np.nan]]), [np.array([1.0]), np.array([])]).tolist()
+    [[0.0, 0.0], [1.0, nan]]
+    """
+    out = np.empty(X.shape, dtype=np.float32)
+    for j, cut in enumerate(edges):
+        out[:, j] = np.searchsorted(cut, X[:, j], side="left")
+    out[np.isnan(X)] = np.nan
+    return out
+
+
 class TreeDetector(_Detector):
-    """Gradient-boosted trees on :func:`neighbour_aggregates` (see the module docstring)."""
+    """Gradient-boosted trees on :func:`neighbour_aggregates` (see the module docstring).
+
+    Features are binned by :func:`quantile_edges` of the training rows (``edges_``)
+    before boosting, so that class weights do not make scikit-learn's binning slow.
+    """
 
     def __init__(
         self,
@@ -538,6 +643,9 @@ class TreeDetector(_Detector):
         started = time.perf_counter()
         X, self.feature_names_ = neighbour_aggregates(graph)
         aggregated = time.perf_counter()
+        self.edges_ = quantile_edges(X[split.train])
+        X = binned(X, self.edges_)
+        binned_at = time.perf_counter()
         # Early stopping on our (time-based) validation split, not a random internal one.
         self.booster_ = HistGradientBoostingClassifier(
             max_iter=self.max_iter,
@@ -557,7 +665,8 @@ class TreeDetector(_Detector):
         self._finish(self.booster_.decision_function(X[split.val]), y[split.val])
         self.timings_ = {
             "neighbour_aggregates": aggregated - started,
-            "boosting": began - aggregated,
+            "binning": binned_at - aggregated,
+            "boosting": began - binned_at,
             "calibration": time.perf_counter() - began,
         }
         return self
@@ -565,7 +674,10 @@ class TreeDetector(_Detector):
     def decision_function(self, graph: Graph) -> np.ndarray:
         if not hasattr(self, "booster_"):
             raise NotFittedError("TreeDetector is not fitted: call fit first")
-        return self.booster_.decision_function(neighbour_aggregates(graph)[0])
+        X = neighbour_aggregates(graph)[0]
+        # model files from before binning hold no edges_: their booster binned itself
+        edges = getattr(self, "edges_", None)
+        return self.booster_.decision_function(X if edges is None else binned(X, edges))
 
 
 # -------------------------------------------------------------------------- selection

@@ -277,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         "gnn_epochs": sel.gnn.timings_["epochs"],
         "gnn_calibration": sel.gnn.timings_["calibration"],
         "tree_neighbour_aggregates": sel.tree.timings_["neighbour_aggregates"],
+        "tree_binning": sel.tree.timings_["binning"],
         "tree_boosting": sel.tree.timings_["boosting"],
         "tree_calibration": sel.tree.timings_["calibration"],
         "model_file": stages["model file"]["wall_s"],
