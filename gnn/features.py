@@ -242,85 +242,163 @@ def _num(links: pd.DataFrame, column: str) -> pd.Series:
     return pd.to_numeric(links[column], errors="coerce").fillna(0.0).astype(float)
 
 
-def _rate(part: pd.Series, whole: pd.Series) -> pd.Series:
-    return (part / whole.where(whole > 0)).fillna(0.0)
+def _values(table: pd.DataFrame, column: str, rows: np.ndarray | None = None) -> np.ndarray:
+    """``_num`` as a float array, of ``rows`` only when given."""
+    values = _num(table, column).to_numpy()
+    return values if rows is None else values[rows]
 
 
-def _nunique_by_account(links: pd.DataFrame, kinds: tuple[str, ...], ids: pd.Index) -> pd.Series:
-    sel = links[links["kind"].isin(kinds)]
-    counts = sel.drop_duplicates(["account_id", "key"]).groupby("account_id").size()
-    return counts.reindex(ids, fill_value=0).astype(float)
+def _ns(table: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """Times of ``rows`` as float nanoseconds since the epoch (NaN for missing)."""
+    times = pd.to_datetime(table[column], utc=True).dt.as_unit("ns")
+    out = times.array.asi8[rows].astype(float)
+    out[times.isna().to_numpy()[rows]] = np.nan
+    return out
 
 
-def account_features(snapshot: Snapshot) -> pd.DataFrame:
+def _rate_of(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    return np.divide(part, whole, out=np.zeros(len(part)), where=whole > 0)
+
+
+@dataclass(frozen=True)
+class LinkCodes:
+    """The link table as integer codes, computed once per snapshot (string ids are
+    hashed once here, never again per feature).
+
+    ``account`` is each link row's account: its position in ``snapshot.accounts``, or a
+    code from ``n_accounts`` up for an id that is not there. Per identifier node type
+    (:data:`NODE_TYPE_OF_KIND`, plus ``subnet``), ``rows`` are the link rows (for
+    ``subnet``: the ip rows whose ip has a subnet), ``key`` their identifier's code and
+    ``keys`` the identifiers (sorted; code ``i`` is ``keys[i]``). ``subnet_of_ip`` is
+    the subnet code of each ip code (-1: none).
+    """
+
+    account: np.ndarray
+    n_accounts: int
+    n_codes: int
+    kind: np.ndarray
+    rows: dict[str, np.ndarray]
+    key: dict[str, np.ndarray]
+    keys: dict[str, pd.Index]
+    subnet_of_ip: np.ndarray
+
+    @classmethod
+    def of(cls, snapshot: Snapshot) -> LinkCodes:
+        links = snapshot.links
+        n = snapshot.n_accounts
+        account = np.asarray(snapshot.link_accounts, dtype=np.int64).copy()
+        unknown = np.flatnonzero(account < 0)
+        n_codes = n
+        if len(unknown):
+            extra, names = pd.factorize(links["account_id"].to_numpy(dtype=object)[unknown])
+            account[unknown] = n + extra
+            n_codes += len(names)
+        kind = links["kind"].to_numpy(dtype=object)
+        node_type = pd.Series(kind).map(NODE_TYPE_OF_KIND)
+        if node_type.isna().any():
+            from graphs.errors import ModelError
+
+            raise ModelError(
+                f"snapshot links have unknown kinds {sorted(set(kind[node_type.isna()]))}"
+            )
+        type_code, type_names = pd.factorize(node_type.to_numpy(dtype=object))
+        key_column = links["key"].to_numpy(dtype=object)
+        rows, key, keys = {}, {}, {}
+        for code, name in enumerate(type_names):
+            rows[name] = np.flatnonzero(type_code == code)
+            key[name], uniques = pd.factorize(key_column[rows[name]], sort=True)
+            keys[name] = pd.Index(uniques, name="key")
+        subnet_of_ip = np.full(len(keys.get("ip", ())), -1, dtype=np.int64)
+        pairs = snapshot.ip_subnets.drop_duplicates("ip")
+        if "ip" in keys and len(pairs):
+            at = keys["ip"].get_indexer(pairs["ip"].to_numpy(dtype=object))
+            found = at >= 0
+            code, subnets = pd.factorize(pairs["subnet"].to_numpy(dtype=object)[found], sort=True)
+            subnet_of_ip[at[found]] = code
+            ip_rows = rows["ip"]
+            sub = subnet_of_ip[key["ip"]]
+            if (sub >= 0).any():
+                rows["subnet"] = ip_rows[sub >= 0]
+                key["subnet"] = sub[sub >= 0]
+                keys["subnet"] = pd.Index(subnets, name="key")
+        return cls(account, n, n_codes, kind, rows, key, keys, subnet_of_ip)
+
+    def kind_rows(self, *kinds: str) -> np.ndarray:
+        """Link rows of these kinds."""
+        return np.flatnonzero(np.isin(self.kind, kinds))
+
+    def distinct_per_account(self, node_type: str) -> np.ndarray:
+        """Distinct identifiers of ``node_type`` per account (in accounts order)."""
+        if node_type not in self.rows:
+            return np.zeros(self.n_accounts)
+        account = self.account[self.rows[node_type]]
+        pairs = np.unique(account * len(self.keys[node_type]) + self.key[node_type])
+        owner = pairs // len(self.keys[node_type])
+        return np.bincount(owner[owner < self.n_accounts], minlength=self.n_accounts).astype(float)
+
+
+def account_features(snapshot: Snapshot, codes: LinkCodes | None = None) -> pd.DataFrame:
     """One row per account (index ``account_id``, in snapshot order), columns as in
-    :data:`ACCOUNT_FEATURES`; see the module docstring for an example."""
-    accounts = snapshot.accounts
-    ids = pd.Index(accounts["account_id"], name="account_id")
-    links = snapshot.links
+    :data:`ACCOUNT_FEATURES`; see the module docstring for an example. ``codes`` is
+    :meth:`LinkCodes.of` of ``snapshot`` when the caller has it already."""
+    codes = codes or LinkCodes.of(snapshot)
+    accounts, links = snapshot.accounts, snapshot.links
+    n = codes.n_accounts
     created = pd.to_datetime(accounts["created_at"], utc=True)
-    out = pd.DataFrame(index=ids)
-    out["account_age_days"] = _days(as_of(snapshot) - created)
-    out["signup_hour"] = created.dt.hour.to_numpy(dtype=float)
-    domain = (
-        accounts["email_domain"]
-        if "email_domain" in accounts
-        else pd.Series(None, index=accounts.index)
-    )
-    klass = email_domain_class(domain).to_numpy()
+    columns: dict[str, np.ndarray] = {}
+    columns["account_age_days"] = _days(as_of(snapshot) - created)
+    columns["signup_hour"] = created.dt.hour.to_numpy(dtype=float)
+    domain = accounts["email_domain"] if "email_domain" in accounts else pd.Series([None] * n)
+    domain_code, domains = pd.factorize(domain.to_numpy(dtype=object))  # a few thousand
+    klass = email_domain_class(pd.Series(domains, dtype=object)).to_numpy()
+    klass = np.append(klass, "missing")[domain_code]  # code -1 (None, NaN) is missing
     for name in ("missing", "freemail", "disposable", "other"):
-        out[f"email_{name}"] = (klass == name).astype(float)
-    phone = accounts["phone"] if "phone" in accounts else pd.Series(None, index=accounts.index)
-    out["phone_missing"] = phone.isna().to_numpy(dtype=float)
+        columns[f"email_{name}"] = (klass == name).astype(float)
+    phone = accounts["phone"] if "phone" in accounts else pd.Series([None] * n)
+    columns["phone_missing"] = phone.isna().to_numpy(dtype=float)
 
-    pay = links[links["kind"] == "payment_method"]
-    sums = pd.DataFrame({o: _num(pay, o) for o in (*_PAYMENT_OUTCOMES, "amount")})
-    sums["account_id"] = pay["account_id"].to_numpy()
-    sums = sums.groupby("account_id").sum().reindex(ids, fill_value=0.0)
-    n_payments = sums[list(_PAYMENT_OUTCOMES)].sum(axis=1)
-    out["n_payments"] = n_payments
-    out["decline_rate"] = _rate(sums["declined"], n_payments)
-    out["dispute_rate"] = _rate(sums["disputed"], n_payments)
-    out["refund_rate"] = _rate(sums["refunded"], n_payments)
-    out["amount_total"] = sums["amount"]
-    out["n_payment_methods"] = _nunique_by_account(links, ("payment_method",), ids)
-    out["n_creators"] = _nunique_by_account(links, ("creator",), ids)
+    def per_account(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        account = codes.account[rows]
+        known = account < n
+        w = None if weights is None else weights[known]
+        return np.bincount(account[known], w, minlength=n).astype(float)
 
-    logins = pd.DataFrame({"logins": _num(links, "logins"), "kind": links["kind"]})
-    logins["account_id"] = links["account_id"]
-    per_kind = logins[logins["kind"].isin(("ip", "device"))].pivot_table(
-        index="account_id", columns="kind", values="logins", aggfunc="sum", fill_value=0.0
+    pay = codes.kind_rows("payment_method")
+    sums = {o: per_account(pay, _values(links, o, pay)) for o in (*_PAYMENT_OUTCOMES, "amount")}
+    n_payments = sums["succeeded"] + sums["declined"] + sums["refunded"] + sums["disputed"]
+    columns["n_payments"] = n_payments
+    columns["decline_rate"] = _rate_of(sums["declined"], n_payments)
+    columns["dispute_rate"] = _rate_of(sums["disputed"], n_payments)
+    columns["refund_rate"] = _rate_of(sums["refunded"], n_payments)
+    columns["amount_total"] = sums["amount"]
+    columns["n_payment_methods"] = codes.distinct_per_account("payment_method")
+    columns["n_creators"] = codes.distinct_per_account("creator")
+    logins = _values(links, "logins")
+    by_ip, by_device = codes.kind_rows("ip"), codes.kind_rows("device")
+    columns["n_logins"] = np.maximum(
+        per_account(by_ip, logins[by_ip]), per_account(by_device, logins[by_device])
     )
-    out["n_logins"] = (
-        per_kind.max(axis=1).reindex(ids, fill_value=0.0) if len(per_kind.columns) else 0.0
-    )
-    out["n_devices"] = _nunique_by_account(links, ("device", "signup_device"), ids)
-    out["n_ips"] = _nunique_by_account(links, ("ip", "signup_ip"), ids)
-    out["n_subnets"] = _nunique_by_account(_subnet_links(snapshot), ("subnet",), ids)
-    out["n_user_agents"] = _nunique_by_account(links, ("user_agent",), ids)
+    columns["n_devices"] = codes.distinct_per_account("device")
+    columns["n_ips"] = codes.distinct_per_account("ip")
+    columns["n_subnets"] = codes.distinct_per_account("subnet")
+    columns["n_user_agents"] = codes.distinct_per_account("user_agent")
 
     win = snapshot.windows
-    win = win[win["client_kind"] == "account"]
-    grouped = (
-        pd.DataFrame(
-            {
-                "account_id": win["client_id"].to_numpy(),
-                "n_requests": _num(win, "n_requests").to_numpy(),
-                "n_paths": _num(win, "n_paths").to_numpy(),
-                "n_creators": _num(win, "n_creators").to_numpy(),
-            }
-        )
-        .groupby("account_id")
-        .agg(
-            n_requests=("n_requests", "sum"),
-            n_request_windows=("n_requests", "size"),
-            max_paths_per_window=("n_paths", "max"),
-            max_creators_per_window=("n_creators", "max"),
-        )
-        .reindex(ids, fill_value=0.0)
-    )
-    for column in grouped.columns:
-        out[column] = grouped[column].astype(float)
+    rows = np.flatnonzero((win["client_kind"] == "account").to_numpy(dtype=bool))
+    ids = pd.Index(accounts["account_id"].to_numpy(dtype=object), dtype=object)
+    client = ids.get_indexer(win["client_id"].to_numpy(dtype=object)[rows])
+    rows, client = rows[client >= 0], client[client >= 0]
+    requests = _values(win, "n_requests", rows)
+    columns["n_requests"] = np.bincount(client, requests, minlength=n)
+    columns["n_request_windows"] = np.bincount(client, minlength=n).astype(float)
+    for name, column in (
+        ("max_paths_per_window", "n_paths"),
+        ("max_creators_per_window", "n_creators"),
+    ):
+        most = np.zeros(n)
+        np.maximum.at(most, client, _values(win, column, rows))
+        columns[name] = most
+    out = pd.DataFrame(columns, index=pd.Index(ids, name="account_id"))
     return out[[f.name for f in ACCOUNT_FEATURES]].astype(float)
 
 
@@ -353,51 +431,59 @@ def identifier_links(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
     return out
 
 
-def identifier_features(snapshot: Snapshot) -> dict[str, pd.DataFrame]:
+def identifier_features(
+    snapshot: Snapshot, codes: LinkCodes | None = None
+) -> dict[str, pd.DataFrame]:
     """Per identifier node type, one row per identifier (index ``key``, sorted), columns as
-    in :data:`IDENTIFIER_FEATURES`; see the module docstring for an example."""
-    created = pd.Series(
-        pd.to_datetime(snapshot.accounts["created_at"], utc=True).to_numpy(),
-        index=snapshot.accounts["account_id"],
-    )
-    created_h = (created - pd.Timestamp(0, tz="UTC")).dt.total_seconds() / 3600.0
-    now = as_of(snapshot)
+    in :data:`IDENTIFIER_FEATURES`; see the module docstring for an example. ``codes`` is
+    :meth:`LinkCodes.of` of ``snapshot`` when the caller has it already."""
+    codes = codes or LinkCodes.of(snapshot)
+    links = snapshot.links
+    created = pd.to_datetime(snapshot.accounts["created_at"], utc=True)
+    created_h = (created - pd.Timestamp(0, tz="UTC")).dt.total_seconds().to_numpy() / 3600.0
+    # accounts not in snapshot.accounts have no sign-up time
+    created_h = np.concatenate([created_h, np.full(codes.n_codes - codes.n_accounts, np.nan)])
+    now = as_of(snapshot).value
     logged_out = _logged_out_requests(snapshot)
     out: dict[str, pd.DataFrame] = {}
-    for node_type, frame in identifier_links(snapshot).items():
-        frame = frame.assign(
-            _count=_num(frame, "count"),
-            _declined=_num(frame, "declined"),
-            _disputed=_num(frame, "disputed"),
-            _payments=sum(_num(frame, o) for o in _PAYMENT_OUTCOMES),
+    for node_type in sorted(codes.rows):
+        rows, key, keys = codes.rows[node_type], codes.key[node_type], codes.keys[node_type]
+        k = len(keys)
+
+        def total(values: np.ndarray, key: np.ndarray = key, k: int = k) -> np.ndarray:
+            return np.bincount(key, values, minlength=k)
+
+        cols: dict[str, np.ndarray] = {}
+        pairs = np.unique(key * codes.n_codes + codes.account[rows])
+        pair_key, pair_account = pairs // codes.n_codes, pairs % codes.n_codes
+        cols["n_accounts"] = np.bincount(pair_key, minlength=k).astype(float)
+        cols["n_uses"] = total(_values(links, "count", rows))
+        first = np.full(k, np.inf)
+        np.fmin.at(first, key, _ns(links, "first_seen", rows))
+        last = np.full(k, -np.inf)
+        np.fmax.at(last, key, _ns(links, "last_seen", rows))
+        first[np.isinf(first)], last[np.isinf(last)] = np.nan, np.nan
+        cols["age_days"] = (now - first) / 1e9 / _SECONDS_PER_DAY
+        cols["span_days"] = (last - first) / 1e9 / _SECONDS_PER_DAY
+        # standard deviation of the linked accounts' sign-up hours (two passes: exact)
+        hours = created_h[pair_account]
+        known = ~np.isnan(hours)
+        n_known = np.bincount(pair_key[known], minlength=k)
+        mean = np.bincount(pair_key[known], hours[known], minlength=k) / np.maximum(n_known, 1)
+        square = (hours[known] - mean[pair_key[known]]) ** 2
+        spread = np.sqrt(np.bincount(pair_key[known], square, minlength=k) / np.maximum(n_known, 1))
+        cols["signup_spread_hours"] = np.where(n_known > 0, spread, 0.0)
+        declined, disputed = _values(links, "declined", rows), _values(links, "disputed", rows)
+        payments = total(sum(_values(links, o, rows) for o in _PAYMENT_OUTCOMES))
+        cols["decline_rate"] = _rate_of(total(declined), payments)
+        cols["dispute_rate"] = _rate_of(total(disputed), payments)
+        requests = logged_out.get(node_type, pd.Series(dtype=float))
+        at = keys.get_indexer(requests.index.to_numpy(dtype=object))
+        cols["logged_out_requests"] = np.bincount(
+            at[at >= 0], requests.to_numpy(dtype=float)[at >= 0], minlength=k
         )
-        g = frame.groupby("key", sort=True)
-        feats = pd.DataFrame(index=pd.Index(sorted(frame["key"].unique()), name="key"))
-        pairs = frame.drop_duplicates(["key", "account_id"])
-        feats["n_accounts"] = pairs.groupby("key").size().astype(float)
-        feats["n_uses"] = g["_count"].sum()
-        first = pd.to_datetime(g["first_seen"].min(), utc=True)
-        last = pd.to_datetime(g["last_seen"].max(), utc=True)
-        feats["age_days"] = _days(now - first)
-        feats["span_days"] = _days(last - first)
-        spread = (
-            pd.DataFrame(
-                {
-                    "key": pairs["key"].to_numpy(),
-                    "h": created_h.reindex(pairs["account_id"]).to_numpy(),
-                }
-            )
-            .groupby("key")["h"]
-            .std(ddof=0)
-        )
-        feats["signup_spread_hours"] = spread.fillna(0.0)
-        payments = g["_payments"].sum()
-        feats["decline_rate"] = _rate(g["_declined"].sum(), payments)
-        feats["dispute_rate"] = _rate(g["_disputed"].sum(), payments)
-        feats["logged_out_requests"] = logged_out.get(node_type, pd.Series(dtype=float)).reindex(
-            feats.index, fill_value=0.0
-        )
-        out[node_type] = feats[[f.name for f in IDENTIFIER_FEATURES]].fillna(0.0).astype(float)
+        frame = pd.DataFrame(cols, index=keys)
+        out[node_type] = frame[[f.name for f in IDENTIFIER_FEATURES]].fillna(0.0).astype(float)
     return out
 
 

@@ -111,41 +111,45 @@ def from_snapshot(snapshot: Snapshot) -> Graph:
 
     began = time.perf_counter()
     data = HeteroData()
-    account_x = F.account_features(snapshot)
-    ids = {ACCOUNT: pd.Index(account_x.index, name="account_id")}
-    if ids[ACCOUNT].has_duplicates:
+    if snapshot.accounts["account_id"].duplicated().any():
         from graphs.errors import ModelError
 
         raise ModelError("snapshot.accounts has duplicate account_id values")
+    # string ids are hashed once, into integer codes that features and edges share
+    codes = F.LinkCodes.of(snapshot)
+    account_x = F.account_features(snapshot, codes)
+    ids = {ACCOUNT: pd.Index(account_x.index, name="account_id")}
     data[ACCOUNT].x = _tensor(account_x)
     names = {ACCOUNT: list(account_x.columns)}
-    ident_x = F.identifier_features(snapshot)
-    links_by_type = F.identifier_links(snapshot)
+    del account_x
+    ident_x = F.identifier_features(snapshot, codes)
     timings = {"features": time.perf_counter() - began}
     began = time.perf_counter()
     empty = pd.DataFrame(columns=[f.name for f in F.IDENTIFIER_FEATURES], dtype=float)
     for node_type in IDENTIFIER_TYPES:
-        frame = ident_x.get(node_type, empty)
+        frame = ident_x.pop(node_type, empty)
         ids[node_type] = pd.Index(frame.index, name="key")
         data[node_type].x = _tensor(frame)
         names[node_type] = list(frame.columns)
     for kind, node_type in {**F.NODE_TYPE_OF_KIND, "subnet": "subnet"}.items():
         data[ACCOUNT, kind, node_type].edge_index = _edge_index(np.empty(0), np.empty(0))
         data[node_type, f"rev_{kind}", ACCOUNT].edge_index = _edge_index(np.empty(0), np.empty(0))
-    for node_type, links in links_by_type.items():
-        src = ids[ACCOUNT].get_indexer(links["account_id"])
-        dst = ids[node_type].get_indexer(links["key"])
-        known = src >= 0
-        for kind, rows in pd.Series(np.flatnonzero(known)).groupby(links["kind"].to_numpy()[known]):
-            rows = rows.to_numpy()
-            edge_index = _edge_index(src[rows], dst[rows])
-            data[ACCOUNT, kind, node_type].edge_index = edge_index
-            data[node_type, f"rev_{kind}", ACCOUNT].edge_index = edge_index.flip(0)
-    pairs = snapshot.ip_subnets.drop_duplicates("ip")
-    src = ids["ip"].get_indexer(pairs["ip"])
-    dst = ids["subnet"].get_indexer(pairs["subnet"])
-    keep = (src >= 0) & (dst >= 0)
-    edge_index = _edge_index(src[keep], dst[keep])
+    n_accounts = len(ids[ACCOUNT])
+    for node_type, rows in codes.rows.items():
+        account, key = codes.account[rows], codes.key[node_type]
+        kind = (
+            np.full(len(rows), "subnet", dtype=object)
+            if node_type == "subnet"
+            else codes.kind[rows]
+        )
+        kind_code, kinds = pd.factorize(kind)
+        for i, name in enumerate(kinds):
+            edges = np.flatnonzero((kind_code == i) & (account < n_accounts))
+            edge_index = _edge_index(account[edges], key[edges])
+            data[ACCOUNT, name, node_type].edge_index = edge_index
+            data[node_type, f"rev_{name}", ACCOUNT].edge_index = edge_index.flip(0)
+    src = np.flatnonzero(codes.subnet_of_ip >= 0)
+    edge_index = _edge_index(src, codes.subnet_of_ip[src])
     data["ip", "in_subnet", "subnet"].edge_index = edge_index
     data["subnet", "rev_in_subnet", "ip"].edge_index = edge_index.flip(0)
     logs = {t: [f.log for f in F.IDENTIFIER_FEATURES] for t in IDENTIFIER_TYPES}
