@@ -75,7 +75,7 @@ DEFAULT_WEIGHTS: Mapping[str, IdentifierWeight] = {
 
 
 #: Account pairs made and weighted at a time (see ``account_links``'s ``chunk_pairs``).
-CHUNK_PAIRS = 2_000_000
+CHUNK_PAIRS = 1_000_000
 #: Ranges of the lower account whose pair weights are summed one at a time.
 SUM_BUCKETS = 8
 #: Users of a large identifier link only when they started using it this close in time.
@@ -347,15 +347,38 @@ def account_links(
     account_ids = snapshot.accounts["account_id"].to_numpy(dtype=object)
     if memberships is None:
         memberships = identifier_memberships(snapshot, weights)
-    users = _sorted_users(memberships, weights, len(account_ids))
+    # the users' arrays are handed over, not kept here: they are freed as soon as the
+    # last chunk of pairs is made, before the pairs are summed
+    pairs = _weighted_pairs(
+        _sorted_users(memberships, weights, len(account_ids)), weights,
+        clique_limit=clique_limit, burst_window=burst_window,
+        burst_neighbours=burst_neighbours, chunk_pairs=chunk_pairs,
+    )  # fmt: skip
+    return _sum_pairs(account_ids, pairs)
+
+
+def _weighted_pairs(
+    users: _Users,
+    weights: Mapping[str, IdentifierWeight],
+    *,
+    clique_limit: int,
+    burst_window: pd.Timedelta,
+    burst_neighbours: int,
+    chunk_pairs: int,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Chunks of ``(account, account, weight)``, one entry per identifier a pair shares
+    (see :func:`account_links`), in the order the sums add them up."""
     n_users = np.bincount(users.ident, minlength=len(users.kind_of_ident))
+    kind = users.kind_of_ident
 
     def per_kind(field: str) -> np.ndarray:
         values = [getattr(weights[k], field) if k in weights else 0.0 for k in users.kinds]
-        return np.array(values, dtype=float)[users.kind_of_ident]
+        return np.array(values, dtype=float)
 
     sync, cadence = per_kind("sync"), per_kind("cadence")
-    ident_weight = per_kind("base") * np.minimum(1.0, per_kind("typical") / np.maximum(n_users, 1))
+    ident_weight = per_kind("base")[kind] * np.minimum(
+        1.0, per_kind("typical")[kind] / np.maximum(n_users, 1)
+    )
 
     def weighted(i: np.ndarray, j: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Accounts and weight of the pairs of user positions ``(i, j)``."""
@@ -364,7 +387,7 @@ def account_links(
         # lockstep: first and last use both coincide, and each user's use spans a while
         # (only for pairs of kinds that carry a sync weight)
         window = SYNC_WINDOW.total_seconds()
-        at = np.flatnonzero(sync[ident] > 0)
+        at = np.flatnonzero(sync[kind[ident]] > 0)
         fi, fj = users.first[i[at]], users.first[j[at]]
         li, lj = users.last[i[at]], users.last[j[at]]
         in_sync = (
@@ -372,27 +395,26 @@ def account_links(
             & (np.abs(li - lj) <= window)
             & (np.minimum(li - fi, lj - fj) > window)
         )
-        w[at] += sync[ident[at]] * in_sync
+        w[at] += sync[kind[ident[at]]] * in_sync
         return users.account[i], users.account[j], w
 
-    def chunks():
-        # small identifiers: every pair of users, a few identifiers at a time
-        starts = np.flatnonzero(np.r_[True, users.ident[1:] != users.ident[:-1]])
-        sizes = np.diff(np.r_[starts, len(users.ident)])
-        small = (sizes >= 2) & (sizes <= clique_limit)
-        for i, j in _pair_chunks(starts[small], sizes[small], chunk_pairs):
-            yield weighted(i, j)
-        # large identifiers: only users close in time
-        big_pos = np.flatnonzero(n_users[users.ident] > clique_limit)
-        i, j = _time_neighbour_pairs(
-            users.ident[big_pos], users.first[big_pos], burst_neighbours,
-            burst_window.total_seconds(),
-        )  # fmt: skip
-        yield weighted(big_pos[i], big_pos[j])
-        i, j = _cadence_pairs(users.ident, users.first, cadence[users.ident] > 0)
-        yield users.account[i], users.account[j], cadence[users.ident[i]]
-
-    return _sum_pairs(account_ids, chunks())
+    # small identifiers: every pair of users, a few identifiers at a time
+    starts = np.flatnonzero(np.r_[True, users.ident[1:] != users.ident[:-1]])
+    sizes = np.diff(np.r_[starts, len(users.ident)])
+    small = (sizes >= 2) & (sizes <= clique_limit)
+    for i, j in _pair_chunks(starts[small], sizes[small], chunk_pairs):
+        yield weighted(i, j)
+    del starts, sizes, small
+    # large identifiers: only users close in time
+    big_pos = np.flatnonzero(n_users[users.ident] > clique_limit)
+    i, j = _time_neighbour_pairs(
+        users.ident[big_pos], users.first[big_pos], burst_neighbours,
+        burst_window.total_seconds(),
+    )  # fmt: skip
+    yield weighted(big_pos[i], big_pos[j])
+    del big_pos
+    i, j = _cadence_pairs(users.ident, users.first, cadence[kind[users.ident]] > 0)
+    yield users.account[i], users.account[j], cadence[kind[users.ident[i]]]
 
 
 @dataclass(frozen=True)
@@ -434,7 +456,7 @@ def _sorted_users(memberships: pd.DataFrame, weights: Mapping, n_accounts: int) 
         account=account,
         first=first,
         last=last,
-        kind_of_ident=ident_first // n_keys,
+        kind_of_ident=(ident_first // n_keys).astype(np.int8),
         kinds=memberships["kind"].cat.categories,
     )
 
@@ -466,6 +488,22 @@ def _seconds(times: pd.Series) -> np.ndarray:
     return np.where(np.isnat(values), 0.0, out)
 
 
+def _bucketed(
+    a: np.ndarray, b: np.ndarray, w: np.ndarray, n: int, span: int, buckets: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(key, weight)`` of the pairs ``a != b`` per range of the lower account, in order;
+    ``key = low * n + high``."""
+    keep = a != b
+    a, b, w = a[keep], b[keep], w[keep]
+    low = np.minimum(a, b).astype(np.int64)
+    bucket = low // span
+    key = low * n + np.maximum(a, b)
+    del a, b, low
+    order = np.argsort(bucket, kind="stable")
+    cuts = np.searchsorted(bucket[order], np.arange(1, buckets))
+    return [(key[at], w[at]) for at in np.split(order, cuts)]
+
+
 def _sum_pairs(
     account_ids: np.ndarray,
     chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
@@ -483,18 +521,11 @@ def _sum_pairs(
     n = len(account_ids)
     span = max(-(-n // buckets), 1)
     parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(buckets)]
-    for a, b, w in chunks:
-        keep = a != b
-        a, b, w = a[keep], b[keep], w[keep]
-        low = np.minimum(a, b).astype(np.int64)
-        bucket = low // span
-        key = low * n + np.maximum(a, b)
-        del a, b, low
-        order = np.argsort(bucket, kind="stable")
-        cuts = np.searchsorted(bucket[order], np.arange(1, buckets))
-        for part, at in zip(parts, np.split(order, cuts), strict=True):
-            if len(at):
-                part.append((key[at], w[at]))
+    for chunk in chunks:
+        for part, keyed in zip(parts, _bucketed(*chunk, n, span, buckets), strict=True):
+            if len(keyed[0]):
+                part.append(keyed)
+        del chunk
     sums = []
     for part in parts:
         key = np.concatenate([k for k, _ in part]) if part else np.zeros(0, dtype=np.int64)
