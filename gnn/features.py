@@ -265,9 +265,10 @@ class LinkCodes:
     """The link table as integer codes, computed once per snapshot (string ids are
     hashed once here, never again per feature).
 
-    ``account`` is each link row's account: its position in ``snapshot.accounts``, or a
-    code from ``n_accounts`` up for an id that is not there. Per identifier node type
-    (:data:`NODE_TYPE_OF_KIND`, plus ``subnet``), ``rows`` are the link rows (for
+    ``kind`` is each row's code in ``kinds``; ``account`` is its account: its position
+    in ``snapshot.accounts``, or a code from ``n_accounts`` up for an id not there. Per
+    identifier node type (:data:`NODE_TYPE_OF_KIND`, plus ``subnet``), ``rows`` are the
+    link rows (for
     ``subnet``: the ip rows whose ip has a subnet), ``key`` their identifier's code and
     ``keys`` the identifiers (sorted; code ``i`` is ``keys[i]``). ``subnet_of_ip`` is
     the subnet code of each ip code (-1: none).
@@ -277,6 +278,7 @@ class LinkCodes:
     n_accounts: int
     n_codes: int
     kind: np.ndarray
+    kinds: np.ndarray
     rows: dict[str, np.ndarray]
     key: dict[str, np.ndarray]
     keys: dict[str, pd.Index]
@@ -294,14 +296,17 @@ class LinkCodes:
             account[unknown] = n + extra
             n_codes += len(names)
         kind = links["kind"].to_numpy(dtype=object)
-        node_type = pd.Series(kind).map(NODE_TYPE_OF_KIND)
-        if node_type.isna().any():
+        kind_code, kinds = pd.factorize(kind)
+        unknown = sorted(set(kinds) - set(NODE_TYPE_OF_KIND))
+        if unknown:
             from graphs.errors import ModelError
 
-            raise ModelError(
-                f"snapshot links have unknown kinds {sorted(set(kind[node_type.isna()]))}"
-            )
-        type_code, type_names = pd.factorize(node_type.to_numpy(dtype=object))
+            raise ModelError(f"snapshot links have unknown kinds {unknown}")
+        # node type per kind, then per row (no Series of a million strings: pandas 3
+        # would copy it into an Arrow string column)
+        type_names = sorted({NODE_TYPE_OF_KIND[k] for k in kinds})
+        type_of_kind = np.array([type_names.index(NODE_TYPE_OF_KIND[k]) for k in kinds])
+        type_code = type_of_kind[kind_code] if len(kinds) else np.zeros(0, dtype=np.int64)
         key_column = links["key"].to_numpy(dtype=object)
         rows, key, keys = {}, {}, {}
         for code, name in enumerate(type_names):
@@ -321,18 +326,19 @@ class LinkCodes:
                 rows["subnet"] = ip_rows[sub >= 0]
                 key["subnet"] = sub[sub >= 0]
                 keys["subnet"] = pd.Index(subnets, name="key")
-        return cls(account, n, n_codes, kind, rows, key, keys, subnet_of_ip)
+        return cls(account, n, n_codes, kind_code, kinds, rows, key, keys, subnet_of_ip)
 
     def kind_rows(self, *kinds: str) -> np.ndarray:
         """Link rows of these kinds."""
-        return np.flatnonzero(np.isin(self.kind, kinds))
+        wanted = np.flatnonzero(np.isin(self.kinds, kinds))
+        return np.flatnonzero(np.isin(self.kind, wanted))
 
     def distinct_per_account(self, node_type: str) -> np.ndarray:
         """Distinct identifiers of ``node_type`` per account (in accounts order)."""
         if node_type not in self.rows:
             return np.zeros(self.n_accounts)
         account = self.account[self.rows[node_type]]
-        pairs = np.unique(account * len(self.keys[node_type]) + self.key[node_type])
+        pairs = pd.unique(account * len(self.keys[node_type]) + self.key[node_type])
         owner = pairs // len(self.keys[node_type])
         return np.bincount(owner[owner < self.n_accounts], minlength=self.n_accounts).astype(float)
 
@@ -454,7 +460,7 @@ def identifier_features(
             return np.bincount(key, values, minlength=k)
 
         cols: dict[str, np.ndarray] = {}
-        pairs = np.unique(key * codes.n_codes + codes.account[rows])
+        pairs = pd.unique(key * codes.n_codes + codes.account[rows])  # hashing: no sort
         pair_key, pair_account = pairs // codes.n_codes, pairs % codes.n_codes
         cols["n_accounts"] = np.bincount(pair_key, minlength=k).astype(float)
         cols["n_uses"] = total(_values(links, "count", rows))

@@ -137,13 +137,13 @@ def from_snapshot(snapshot: Snapshot) -> Graph:
     n_accounts = len(ids[ACCOUNT])
     for node_type, rows in codes.rows.items():
         account, key = codes.account[rows], codes.key[node_type]
-        kind = (
-            np.full(len(rows), "subnet", dtype=object)
-            if node_type == "subnet"
-            else codes.kind[rows]
-        )
-        kind_code, kinds = pd.factorize(kind)
+        if node_type == "subnet":  # subnet rows are ip rows: one kind of their own
+            kind_code, kinds = np.zeros(len(rows), dtype=np.int64), ["subnet"]
+        else:
+            kind_code, kinds = codes.kind[rows], codes.kinds
         for i, name in enumerate(kinds):
+            if name != "subnet" and F.NODE_TYPE_OF_KIND[name] != node_type:
+                continue
             edges = np.flatnonzero((kind_code == i) & (account < n_accounts))
             edge_index = _edge_index(account[edges], key[edges])
             data[ACCOUNT, name, node_type].edge_index = edge_index
