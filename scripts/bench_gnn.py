@@ -19,7 +19,10 @@ every account and compares, against the world's ``truth.csv``:
   node) timed in the same run as the baseline.
 
 ``--infer-only`` times scoring every account with a saved model, separately from
-reading the snapshot: features, HeteroData, the winner's inference.
+reading the snapshot: features, HeteroData, the winner's inference. Memory: the peak of
+the whole run (the CSV reader's included), what the snapshot holds once read, and the
+peak from then on (``VmHWM`` reset after reading: what scoring a snapshot costs, whichever
+reader built it).
 
 Usage::
 
@@ -52,6 +55,20 @@ TARGETS = {"train_seconds": 600, "train_gib": 6, "infer_seconds": 120, "infer_gi
 
 def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _status_gib(field: str) -> float:
+    """A memory line of /proc/self/status (``VmRSS``: now, ``VmHWM``: peak) in GiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 2**20
+    return float("nan")
+
+
+def reset_peak_rss() -> None:
+    """Start a new peak (``VmHWM``) from the current RSS (Linux >= 4.0), so that a
+    stage's peak is not the snapshot reader's."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 def loadavg() -> str:
@@ -175,10 +192,15 @@ def old_setup_epoch(graph, y: np.ndarray, split, model: str) -> dict:
 
 
 def infer_only(args, snapshot, result: dict, stages: dict) -> None:
+    import gc
+
     from gnn.hetero import from_snapshot
     from gnn.model_file import load_model
 
     rss_before = peak_rss_gib()
+    gc.collect()
+    held = _status_gib("VmRSS")
+    reset_peak_rss()
     began = time.perf_counter()
     with stage(stages, "load model"):
         model = load_model(args.model_dir, args.model_name)
@@ -193,6 +215,8 @@ def infer_only(args, snapshot, result: dict, stages: dict) -> None:
         "hetero_data_seconds": graph.timings["hetero_data"],
         "peak_rss_gib": peak_rss_gib(),
         "rss_after_snapshot_gib": rss_before,
+        "snapshot_held_gib": held,
+        "peak_rss_from_snapshot_on_gib": _status_gib("VmHWM"),
         "model": model.version,
         "winner": model.winner,
         "accounts": len(scores),
