@@ -223,19 +223,33 @@ def _arrow_list(name: str, column) -> tuple[np.ndarray, np.ndarray]:
     import pyarrow.compute as pc
 
     cells = column.combine_chunks()
-    if name in _TEXT_LISTS:
-        lists = [json.loads(c) if c is not None else [] for c in cells.to_pylist()]
-        lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-        flat = _object_array(list(chain.from_iterable(lists)))
-        # one Python string per distinct value, as for a text column
-        codes, uniques = pd.factorize(flat, use_na_sentinel=False)
-        return np.asarray(uniques, dtype=object)[codes] if len(flat) else flat, lengths
     filled = pc.and_(cells.is_valid(), pc.not_equal(cells, "[]")).fill_null(False)
-    parts = pc.split_pattern(pc.utf8_slice_codeunits(cells.filter(filled), 1, -1), ",")
+    texts = cells.filter(filled)
     lengths = np.zeros(len(cells), dtype=np.int64)
-    lengths[filled.to_numpy(zero_copy_only=False)] = pc.list_value_length(parts).to_numpy()
-    flat = pc.cast(pc.list_flatten(parts), pa.float64()).to_numpy()
-    return flat, lengths
+    at = filled.to_numpy(zero_copy_only=False)
+    if name in _TEXT_LISTS and pc.any(pc.match_substring(texts, "\\")).as_py():
+        # an escaped character: JSON decodes it (slower, exact)
+        lists = [json.loads(c) for c in texts.to_pylist()]
+        lengths[at] = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+        return _shared_strings(_object_array(list(chain.from_iterable(lists)))), lengths
+    if name in _TEXT_LISTS:
+        # without escapes, '","' occurs only between two strings of the list
+        parts = pc.split_pattern(pc.utf8_slice_codeunits(texts, 2, -2), '","')
+    else:
+        parts = pc.split_pattern(pc.utf8_slice_codeunits(texts, 1, -1), ",")
+    lengths[at] = pc.list_value_length(parts).to_numpy()
+    flat = pc.list_flatten(parts)
+    if name in _TEXT_LISTS:
+        return _arrow_column(name, pa.chunked_array([flat], type=pa.string())), lengths
+    return pc.cast(flat, pa.float64()).to_numpy(), lengths
+
+
+def _shared_strings(values: np.ndarray) -> np.ndarray:
+    """``values`` with one Python string per distinct value, as for a text column."""
+    if not len(values):
+        return values
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(uniques, dtype=object)[codes]
 
 
 def _parse_csv(chunk: bytes, names: list[str]):
@@ -257,7 +271,7 @@ def _parse_csv(chunk: bytes, names: list[str]):
 
 
 def _arrow_column(name: str, column) -> np.ndarray:
-    if name in _TEXT:
+    if name in _TEXT or name in _TEXT_LISTS:
         # one Python string per distinct value, shared by every row that holds it
         encoded = column.combine_chunks().dictionary_encode()
         values = np.asarray([*encoded.dictionary.to_pylist(), None], dtype=object)

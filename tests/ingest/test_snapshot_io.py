@@ -1,0 +1,44 @@
+"""Parsing APOC's CSV cells of list properties (the request windows of USED_IP)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from ingest.snapshot_io import _arrow_list
+
+
+def cells(lists: list[list | None]) -> pa.ChunkedArray:
+    """The cells as APOC writes them: a JSON list, null for a missing property."""
+    text = [None if v is None else json.dumps(v, separators=(",", ":")) for v in lists]
+    return pa.chunked_array([pa.array(text, type=pa.string())])
+
+
+AGENTS = [
+    ["Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)", ""],
+    None,
+    [],
+    ['a "quoted", agent', 'a","b', "bot\\1.0"],  # escapes: decoded as JSON
+    ["ünïcode ✓"],
+]
+
+
+@pytest.mark.parametrize("lists", [AGENTS, [AGENTS[0], None, [], ["a", "b"], AGENTS[4]]])
+def test_text_lists_flatten_to_their_strings(lists):
+    flat, lengths = _arrow_list("win_ua", cells(lists))
+    expected = [s for v in lists if v for s in v]
+    assert flat.tolist() == expected
+    assert lengths.tolist() == [len(v or []) for v in lists]
+    # one string object per distinct value, as for a text column
+    assert len({id(s) for s in flat}) == len(set(expected))
+
+
+def test_number_lists_flatten_to_floats():
+    lists = [[1790609700, 300], None, [], [-1], [1.5e9, 3600]]
+    flat, lengths = _arrow_list("win_start", cells(lists))
+    assert flat.dtype == np.float64
+    assert flat.tolist() == [1790609700.0, 300.0, -1.0, 1.5e9, 3600.0]
+    assert lengths.tolist() == [2, 0, 0, 1, 2]
