@@ -286,12 +286,17 @@ def detect(
         from scripts.detect_job import detect_graph
         from scripts.settings import open_driver
 
-        if model is not None:  # the model reads its own snapshot of the graph
-            learned = _model_scores(_gnn_snapshot(None)[0], model, model_dir)
+        score = None
+        if model is not None:  # the model scores the snapshot that detection reads
+
+            def score(snapshot):
+                return _model_scores(snapshot, model, model_dir)
+
         with open_driver() as (driver, database):
             result = detect_graph(
-                driver, database, config=config, learned=learned, include_all=include_all
-            )
+                driver, database, config=config, learned=learned, include_all=include_all,
+                score=score,
+            )  # fmt: skip
     write_outputs(out, result)
     counts = result.summary["counts"]
     typer.echo(

@@ -65,7 +65,16 @@ def test_train_then_detect_on_the_server(empty_db, neo4j_settings, world, tmp_pa
     assert any(explained.values())
     from scripts.detect_job import detect_graph
 
-    result = detect_graph(empty_db, db, learned=scores)
+    # as `ringwatch detect --model` runs it: the model scores the snapshot detect reads
+    seen = {}
+
+    def score(snap):
+        seen["scores"], _ = score_job(snap, tmp_path / "models")
+        return seen["scores"]
+
+    result = detect_graph(empty_db, db, score=score)
+    assert "model" in result.summary["timings_s"]
+    explained = seen["scores"].attrs["explanations"]
     # every account at or above the flag threshold has reasons (a GNN score alone can put
     # an account there, outside any ring)
     risky = result.accounts["risk_score"] >= result.summary["thresholds"]["ring"]
