@@ -27,6 +27,21 @@ def test_batches_cover_every_row_once_and_keep_a_target_in_one_partition():
         assert len({part[key] for key in frame["key"].iloc[batch]}) == 1
 
 
+def test_ip_rows_keep_a_subnet_in_one_partition_and_small_steps_use_every_worker():
+    ips = [f"10.0.{i % 5}.{i}" for i in range(40)]
+    frame = pd.DataFrame({"ip": ips, "subnet": [f"10.0.{i % 5}.0/24" for i in range(40)]})
+    batches = _batches(frame, batch_size=10_000, workers=2, partition="subnet")
+    assert sorted(np.concatenate(batches).tolist()) == list(range(40))
+    # fewer rows than one batch are still shared by the workers (batches of about n / 2)
+    assert len(batches) >= 2 and all(len(b) <= 20 for b in batches)
+    # a subnet's rows are all in one partition: batches of the two partitions (which run
+    # concurrently) never merge IN_SUBNET edges into the same subnet
+    hashes = pd.util.hash_array(frame["subnet"].to_numpy(object)) % 2
+    part = dict(zip(frame["subnet"], hashes, strict=True))
+    for batch in batches:
+        assert len({part[s] for s in frame["subnet"].iloc[batch]}) == 1
+
+
 def test_one_worker_keeps_the_order():
     frame = pd.DataFrame({"account_id": list("abcde")})
     assert [b.tolist() for b in _batches(frame, 2, 1)] == [[0, 1], [2, 3], [4]]
