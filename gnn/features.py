@@ -260,6 +260,32 @@ def _rate_of(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return np.divide(part, whole, out=np.zeros(len(part)), where=whole > 0)
 
 
+def _factorize_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=True)``, with string uniques sorted by Arrow.
+
+    numpy sorts an object array one Python comparison at a time (15 s for the 1M world's
+    identifier keys); Arrow's sort of the UTF-8 bytes gives the same order (that of the
+    code points) in a fraction of it. Other values are sorted by pandas.
+
+    >>> codes, uniques = _factorize_sorted(np.array(["b", "a", "b", "é", "z"], dtype=object))
+    >>> codes.tolist(), uniques.tolist()
+    ([1, 0, 1, 3, 2], ['a', 'b', 'z', 'é'])
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    codes, uniques = pd.factorize(values)
+    try:
+        order = pc.sort_indices(pa.array(uniques, type=pa.large_string())).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.factorize(values, sort=True)
+    rank = np.empty(len(order), dtype=codes.dtype)
+    rank[order] = np.arange(len(order), dtype=codes.dtype)
+    found = codes >= 0  # -1: a missing value, as pandas gives
+    codes[found] = rank[codes[found]]
+    return codes, uniques[order]
+
+
 @dataclass(frozen=True)
 class LinkCodes:
     """The link table as integer codes, computed once per snapshot (string ids are
@@ -311,14 +337,14 @@ class LinkCodes:
         rows, key, keys = {}, {}, {}
         for code, name in enumerate(type_names):
             rows[name] = np.flatnonzero(type_code == code)
-            key[name], uniques = pd.factorize(key_column[rows[name]], sort=True)
+            key[name], uniques = _factorize_sorted(key_column[rows[name]])
             keys[name] = pd.Index(uniques, name="key")
         subnet_of_ip = np.full(len(keys.get("ip", ())), -1, dtype=np.int64)
         pairs = snapshot.ip_subnets.drop_duplicates("ip")
         if "ip" in keys and len(pairs):
             at = keys["ip"].get_indexer(pairs["ip"].to_numpy(dtype=object))
             found = at >= 0
-            code, subnets = pd.factorize(pairs["subnet"].to_numpy(dtype=object)[found], sort=True)
+            code, subnets = _factorize_sorted(pairs["subnet"].to_numpy(dtype=object)[found])
             subnet_of_ip[at[found]] = code
             ip_rows = rows["ip"]
             sub = subnet_of_ip[key["ip"]]
