@@ -6,8 +6,9 @@ aggregates are spilled to Parquet files in buckets by a hash of the row's owner 
 start node of an edge, the key of a node), so an edge or node lives in exactly one
 bucket. Each bucket is then combined as :func:`ingest.prepare.combine_files` would
 (what the graph holds after writing the files in order, ``last_run`` tags included) and
-appended to typed import CSVs by pyarrow's CSV writer. Memory is bounded by one chunk
-and one bucket, not by the dataset. The CSVs are imported while the managed server is
+written as one part of each typed import CSV by pyarrow's CSV writer, two buckets at once
+in worker processes. Memory is bounded by a chunk and a bucket per worker, not by the
+dataset. The CSVs are imported while the managed server is
 stopped; after the restart the constraints and indexes are created and an
 ``IngestRun`` records every file as completed, so the next night's dataset loads
 incrementally through the online path.
@@ -18,6 +19,9 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +43,7 @@ from ingest.prepare import (
     combine_windows,
     ip_nodes,
     iter_prepared,
+    valid_account_ids,
 )
 from ingest.read import DEFAULT_CHUNK_ROWS, TableFile, find_tables
 from ingest.runs import IngestReport
@@ -47,6 +52,7 @@ from ingest.tables import TABLES
 __all__ = [
     "ARRAY_DELIMITER",
     "BUCKET_INPUT_BYTES",
+    "ImportFiles",
     "Spill",
     "bulk_ingest",
     "prepare_into",
@@ -70,7 +76,6 @@ _LONG = {"count", "logins", "failed_logins", "requests", "max_paths", "max_creat
          "succeeded", "declined", "refunded", "disputed"}  # fmt: skip
 #: Nodes that carry only their key (and Email its domain), spilled as "node:<label>".
 _KEY_LABELS = (Label.DEVICE, Label.PHONE, Label.CREATOR, Label.USER_AGENT, Label.EMAIL)
-_SUBNETS = "node:" + Label.SUBNET
 _FILE_ORDER = {table: i for i, table in enumerate(TABLES)}
 
 
@@ -145,14 +150,11 @@ class Spill:
         return parts
 
 
-def _sink(spill: Spill, accounts: list | None = None):
+def _sink(spill: Spill):
     """The :data:`ingest.prepare.PartSink` that spills, tagging edges with ``last_run``
-    and spilling the keys of the identifier nodes the parts mention (and collecting
-    the account ids in ``accounts``)."""
+    and spilling the keys of the identifier nodes the parts mention."""
 
     def sink(report: FileReport, name: str, frame: pd.DataFrame) -> None:
-        if name == "accounts" and accounts is not None:
-            accounts.append(pa.array(frame["account_id"].to_numpy(dtype=object), pa.string()))
         if name in EDGE_COUNTERS:
             run = pd.Categorical.from_codes(
                 np.zeros(len(frame), dtype="int8"), categories=[report.sha256]
@@ -179,7 +181,8 @@ def _prepare_file(
     quarantine: Path | None,
     chunk_rows: int,
 ) -> FileReport:
-    """Prepare one non-account table file into the spill (run in a worker process)."""
+    """Prepare one table file into the spill (run in a worker process); ``accounts``
+    are the ids its rows may name."""
     spill = Spill(Path(spill_dir), buckets)
 
     def known(ids: list[str]) -> list[str]:
@@ -205,43 +208,34 @@ def prepare_into(
     workers: int = 2,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> list[FileReport]:
-    """Prepare a dataset's tables into ``spill``: the accounts file first, then the
-    others in ``workers`` processes at once (they only need the accounts' ids)."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
-    accounts: list[pa.Array] = []
-    first = {t: f for t, f in tables.items() if t == "accounts"}
-    reports = []
-    sink = _sink(spill, accounts)
-    for prepared in iter_prepared(
-        first, quarantine_dir=quarantine, chunk_rows=chunk_rows, sink=sink
-    ):
-        reports.append(prepared.report)
-        if prepared.report.status == "rejected":
-            spill.discard(prepared.report.table)
-            accounts.clear()
-    ids = pa.concat_arrays(accounts) if accounts else pa.array([], pa.string())
+    """Prepare a dataset's tables into ``spill`` in ``workers`` processes, the accounts
+    file first. The other tables only need the ids of the valid accounts, which this
+    process finds by the rules alone (no normalising) while a worker prepares the
+    accounts file, so they need not wait for it."""
     rest = sorted(
         (t for t in tables if t != "accounts"), key=lambda t: -tables[t].path.stat().st_size
     )
-    if not rest:
-        return reports
-    args = (ids, str(spill.directory), spill.buckets, quarantine, chunk_rows)
+    args = (str(spill.directory), spill.buckets, quarantine, chunk_rows)
+    none = pa.array([], pa.string())
     with ProcessPoolExecutor(
-        max(1, min(workers, len(rest))), mp_context=get_context("spawn")
+        max(1, min(workers, len(tables))), mp_context=get_context("spawn")
     ) as pool:
-        futures = {t: pool.submit(_prepare_file, t, str(tables[t].path), *args) for t in rest}
-        done = {t: future.result() for t, future in futures.items()}
-    return reports + [done[t] for t in tables if t in done]
+        futures = {}
+        ids = none
+        if "accounts" in tables:
+            path = tables["accounts"].path
+            futures["accounts"] = pool.submit(_prepare_file, "accounts", str(path), none, *args)
+            ids = valid_account_ids(tables["accounts"], chunk_rows)
+        for table in rest:
+            futures[table] = pool.submit(_prepare_file, table, str(tables[table].path), ids, *args)
+        done = {table: future.result() for table, future in futures.items()}
+    return [done[t] for t in tables if t in done]
 
 
 def _combine_bucket(spill: Spill, names: list[str], bucket: int) -> dict[str, pd.DataFrame]:
     """The combined frames of one bucket (as ``combine_files`` would give them)."""
     frames: dict[str, pd.DataFrame] = {}
     for name in names:
-        if name == _SUBNETS:
-            continue
         parts = spill.read(name, bucket)
         if not parts:
             continue
@@ -304,14 +298,16 @@ def _window_lists(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return out
 
 
-class _Files:
-    """The import CSV files, appended to bucket by bucket, and the neo4j-admin args."""
+class _BucketFiles:
+    """The import CSV parts of one bucket (``<name>.<bucket>.csv``, no header line)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, bucket: int) -> None:
         self.directory = directory
+        self.bucket = bucket
         self.multiline = False
-        self.rows = 0
-        self._open: dict[str, tuple[str, object, pa_csv.CSVWriter]] = {}
+        self.parts: dict[str, tuple[str, str, Path, int]] = {}  # kind, header, path, rows
+        self.subnets = pa.array([], pa.string())
+        self._open: dict[str, pa_csv.CSVWriter] = {}
 
     def write(self, kind: str, name: str, columns: dict[str, pa.Array]) -> None:
         table = pa.table(columns)
@@ -324,27 +320,49 @@ class _Files:
             ):
                 self.multiline = True
         if name not in self._open:
-            path = self.directory / f"{name}.csv"
-            handle = path.open("wb")
-            handle.write((",".join(table.column_names) + "\n").encode())
+            path = self.directory / f"{name}.{self.bucket:04d}.csv"
             options = pa_csv.WriteOptions(include_header=False)
-            self._open[name] = (
-                kind,
-                handle,
-                pa_csv.CSVWriter(handle, table.schema, write_options=options),
-            )
-        self._open[name][2].write_table(table)
-        self.rows += table.num_rows
+            self._open[name] = pa_csv.CSVWriter(str(path), table.schema, write_options=options)
+            self.parts[name] = (kind, ",".join(table.column_names), path, 0)
+        self._open[name].write_table(table)
+        kind, header, path, rows = self.parts[name]
+        self.parts[name] = (kind, header, path, rows + table.num_rows)
 
     def close(self) -> None:
-        for _, handle, csv_writer in self._open.values():
+        for csv_writer in self._open.values():
             csv_writer.close()
-            handle.close()
+        self._open.clear()
+
+
+class ImportFiles:
+    """The import CSV files: per name a header file and one part per bucket (Neo4j reads
+    the group as one file), the neo4j-admin arguments, the row count and whether some
+    value spans lines (which needs ``--multiline-fields``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.multiline = False
+        self.rows = 0
+        #: name: (kind, header, [header file, parts...])
+        self.groups: dict[str, tuple[str, str, list[Path]]] = {}
+
+    def add(self, bucket: _BucketFiles) -> None:
+        self.multiline |= bucket.multiline
+        for name, (kind, header, path, rows) in bucket.parts.items():
+            if name not in self.groups:
+                head = self.directory / f"{name}.header.csv"
+                head.write_text(header + "\n", encoding="utf-8")
+                self.groups[name] = (kind, header, [head])
+            if self.groups[name][1] != header:  # the same frames give the same columns
+                raise RuntimeError(f"bucket {bucket.bucket} wrote {name} with another header")
+            self.groups[name][2].append(path)
+            self.rows += rows
 
     @property
     def args(self) -> list[str]:
         return [
-            f"--{kind}={self.directory / name}.csv" for name, (kind, _, _) in self._open.items()
+            f"--{kind}={','.join(str(path) for path in paths)}"
+            for kind, _, paths in self.groups.values()
         ]
 
 
@@ -352,7 +370,7 @@ def _id(label: Label) -> str:
     return f"{IDENTIFIER_KEYS[label]}:ID({label})"
 
 
-def _accounts(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
+def _accounts(files: _BucketFiles, frames: dict[str, pd.DataFrame]) -> None:
     accounts = frames.get("accounts")
     if accounts is None:
         return
@@ -372,7 +390,7 @@ def _accounts(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
     files.write("nodes=" + Label.ACCOUNT, "accounts", out)
 
 
-def _ips(files: _Files, frames: dict[str, pd.DataFrame], spill: Spill) -> None:
+def _ips(files: _BucketFiles, frames: dict[str, pd.DataFrame]) -> None:
     keys = frames.get(f"node:{Label.IP}")
     if keys is None:
         return
@@ -389,11 +407,10 @@ def _ips(files: _Files, frames: dict[str, pd.DataFrame], spill: Spill) -> None:
     rel = {f":START_ID({Label.IP})": _strings(ips["ip"]),
            f":END_ID({Label.SUBNET})": _strings(ips["subnet"])}  # fmt: skip
     files.write("relationships=" + Rel.IN_SUBNET, "in_subnet", rel)
-    subnets = pd.unique(ips["subnet"].to_numpy(dtype=object))
-    spill.add("ips", _SUBNETS, pd.DataFrame({"key": subnets}, dtype=str))
+    files.subnets = pc.unique(_strings(ips["subnet"]))
 
 
-def _key_nodes(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
+def _key_nodes(files: _BucketFiles, frames: dict[str, pd.DataFrame]) -> None:
     for label in _KEY_LABELS:
         keys = frames.get(f"node:{label}")
         if keys is None:
@@ -410,7 +427,7 @@ def _key_nodes(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
         files.write("nodes=" + Label.PAYMENT_METHOD, "payment_methods", out)
 
 
-def _relationships(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
+def _relationships(files: _BucketFiles, frames: dict[str, pd.DataFrame]) -> None:
     for rel, counters in EDGE_COUNTERS.items():
         frame = frames.get(rel)
         if frame is None:
@@ -443,30 +460,45 @@ def _relationships(files: _Files, frames: dict[str, pd.DataFrame]) -> None:
         files.write("relationships=" + rel, rel.lower(), out)
 
 
-def write_import_files(spill: Spill, directory: Path) -> _Files:
-    """Combine ``spill`` bucket by bucket into import CSVs in ``directory``; the result
-    holds the neo4j-admin arguments, the row count and whether some value spans lines
-    (which needs ``--multiline-fields``)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    files = _Files(directory)
+def _write_bucket(spill_dir: str, buckets: int, directory: str, bucket: int) -> _BucketFiles:
+    """Combine one bucket of the spill into its CSV parts (run in a worker process)."""
+    spill = Spill(Path(spill_dir), buckets)
+    files = _BucketFiles(Path(directory), bucket)
     try:
-        names = spill.names()
-        for bucket in range(spill.buckets):
-            frames = _combine_bucket(spill, names, bucket)
-            _accounts(files, frames)
-            _ips(files, frames, spill)
-            _key_nodes(files, frames)
-            _relationships(files, frames)
-        for bucket in range(spill.buckets):
-            parts = spill.read(_SUBNETS, bucket)
-            if parts:
-                keys = pd.concat([f["key"] for _, f in parts], ignore_index=True)
-                subnets = pd.Series(pd.unique(keys.to_numpy(dtype=object)))
-                files.write(
-                    "nodes=" + Label.SUBNET, "subnets", {_id(Label.SUBNET): _strings(subnets)}
-                )
+        frames = _combine_bucket(spill, spill.names(), bucket)
+        _accounts(files, frames)
+        _ips(files, frames)
+        _key_nodes(files, frames)
+        _relationships(files, frames)
     finally:
         files.close()
+    return files
+
+
+def write_import_files(spill: Spill, directory: Path, workers: int = 2) -> ImportFiles:
+    """Combine ``spill`` into import CSVs in ``directory``, ``workers`` buckets at once
+    (each bucket's nodes and edges are its own, so buckets are independent; a Subnet
+    can be reached from IPs of several buckets and is written once, at the end)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = ImportFiles(directory)
+    args = (str(spill.directory), spill.buckets, str(directory))
+    if workers <= 1 or spill.buckets == 1:
+        written = [_write_bucket(*args, bucket) for bucket in range(spill.buckets)]
+    else:
+        with ProcessPoolExecutor(
+            min(workers, spill.buckets), mp_context=get_context("spawn")
+        ) as pool:
+            written = list(pool.map(partial(_write_bucket, *args), range(spill.buckets)))
+    for bucket in written:
+        files.add(bucket)
+    subnets = pc.unique(pa.concat_arrays([bucket.subnets for bucket in written]))
+    if len(subnets):
+        last = _BucketFiles(directory, spill.buckets)
+        try:
+            last.write("nodes=" + Label.SUBNET, "subnets", {_id(Label.SUBNET): subnets})
+        finally:
+            last.close()
+        files.add(last)
     return files
 
 
@@ -512,13 +544,22 @@ def bulk_ingest(
     report.quarantine_dir = str(quarantine) if quarantine else None
     staging = server.data_dir / "import" / f"ringwatch-{report.run_id}"
     spill = Spill(staging / "spill", _bucket_count(t.path for t in tables.values()))
+    stage = _Stages(report)
     try:
         report.files = prepare_into(tables, spill, quarantine, workers)
-        files = write_import_files(spill, staging / "csv")
-        shutil.rmtree(spill.directory, ignore_errors=True)
-        report.rows_written = files.rows
-        server.stop()
+        stage("prepare")
+        # the server stops while the CSVs are written: it has nothing to do until the
+        # import, and its shutdown (~10 s at 1M) is then off the critical path
+        stopping = ThreadPoolExecutor(1)
+        stopped = stopping.submit(server.stop)
         try:
+            files = write_import_files(spill, staging / "csv", workers)
+            shutil.rmtree(spill.directory, ignore_errors=True)
+            stage("csv")
+            report.rows_written = files.rows
+            stopped.result()
+            stopping.shutdown()
+            stage("stop")
             server.admin(
                 "database", "import", "full", database,
                 "--overwrite-destination=true",
@@ -530,16 +571,34 @@ def bulk_ingest(
                 *files.args,
                 heap="2g",
             )  # fmt: skip
+            stage("import")
         finally:
+            stopping.shutdown()
             server.start(timeout=300)
+            stage("start")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     loaded = [f for f in report.files if f.status == "loaded"]
     with GraphDatabase.driver(server.uri, auth=("neo4j", server.password)) as driver:
         writer.ensure_schema(driver, database)
+        stage("schema")
         runs.start_run(driver, database, report)
         for f in loaded:
             runs.mark_file_done(driver, database, report, f.key)
+        stage("runs")
         report.duration_s = time.monotonic() - report.started
         runs.finish_run(driver, database, report)
     return report
+
+
+class _Stages:
+    """Records into ``report.stages_s`` the seconds since the previous stage ended."""
+
+    def __init__(self, report: IngestReport) -> None:
+        self.report = report
+        self.last = report.started
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        self.report.stages_s[name] = round(now - self.last, 2)
+        self.last = now

@@ -58,6 +58,7 @@ __all__ = [
     "prepare_dataset",
     "snapshot_from_dataset",
     "snapshot_from_prepared",
+    "valid_account_ids",
 ]
 
 log = logging.getLogger(__name__)
@@ -267,12 +268,7 @@ def _prepare_file(
     parts: dict[str, list[pd.DataFrame]] = {}
     for chunk in source.chunks(present, chunk_rows):
         report.rows_read += len(chunk)
-        for name in spec.columns:
-            if name not in chunk:
-                chunk[name] = ""
-        valid, broken = validate_rows(spec, chunk)
-        valid, more = _stateful_rules(spec, valid, state, seen_ids)
-        broken = pd.concat([broken, more]) if len(more) else broken
+        valid, broken = _checked(spec, chunk, state, seen_ids)
         if len(broken):
             report.count(broken)
             quarantine.write(chunk.loc[broken.index, present], broken)
@@ -296,6 +292,39 @@ def _prepare_file(
         state.add(ids)
     report.quarantine_file = quarantine.path_if_written
     return _finish_file(parts) if sink is None else {}
+
+
+def valid_account_ids(source: TableFile, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> pa.Array:
+    """The ids of the rows of an accounts file that pass its rules: the accounts that
+    :func:`iter_prepared` makes known to the other tables, found without normalising or
+    aggregating (so those tables can be prepared while the accounts file is). Empty
+    when the file is rejected (it then makes no account known)."""
+    spec = TABLES["accounts"]
+    source = TableFile(source.table, source.path)  # its bad lines are the caller's
+    try:
+        header = source.columns()
+        if any(c not in header for c in spec.required):
+            return pa.array([], pa.string())
+        present = [c for c in spec.columns if c in header]
+        state, seen_ids, ids = _State(None), [], []
+        for chunk in source.chunks(present, chunk_rows):
+            valid, _ = _checked(spec, chunk, state, seen_ids)
+            ids.append(pa.array(valid["account_id"].to_numpy(dtype=object), pa.string()))
+    except (OSError, RejectedFileError):
+        return pa.array([], pa.string())
+    return pa.concat_arrays(ids) if ids else pa.array([], pa.string())
+
+
+def _checked(
+    spec: TableSpec, chunk: pd.DataFrame, state: _State, seen_ids: list[np.ndarray]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """A chunk's rows that pass every rule, and the rule each other row broke."""
+    for name in spec.columns:
+        if name not in chunk:
+            chunk[name] = ""
+    valid, broken = validate_rows(spec, chunk)
+    valid, more = _stateful_rules(spec, valid, state, seen_ids)
+    return valid, (pd.concat([broken, more]) if len(more) else broken)
 
 
 def _stateful_rules(

@@ -32,6 +32,8 @@ class IngestReport:
     rows_written: int = 0
     started: float = field(default_factory=time.monotonic)
     duration_s: float = 0.0
+    #: Seconds of each stage in order (the bulk path: prepare, csv, stop, import, ...).
+    stages_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows_read(self) -> int:

@@ -173,6 +173,7 @@ def _child(args: argparse.Namespace) -> None:
 
         report = bulk_ingest(server, "neo4j", Path(args.dataset), workers=args.workers)
         out.update(rows_read=report.rows_read, rows_written=report.rows_written)
+        out["stages_s"] = report.stages_s
     else:
         with GraphDatabase.driver(server.uri, auth=("neo4j", server.password)) as driver:
             if args.child == "online":

@@ -29,13 +29,15 @@ def _import_files(dataset: Path, work: Path, buckets: int, chunk_rows: int = 250
     return files, reports
 
 
-def _rows(directory: Path) -> dict[str, tuple[list[str], list[tuple[str, ...]]]]:
-    """Each CSV's header and its rows in a canonical order."""
+def _rows(files: bulk.ImportFiles) -> dict[str, tuple[list[str], list[tuple[str, ...]]]]:
+    """Each import file group's header and its rows (of all parts) in a canonical order."""
     out = {}
-    for path in sorted(directory.glob("*.csv")):
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.reader(handle))
-        out[path.name] = (rows[0], sorted(map(tuple, rows[1:])))
+    for name, (_, _, paths) in files.groups.items():
+        rows = []
+        for path in paths:
+            with path.open(newline="", encoding="utf-8") as handle:
+                rows.extend(csv.reader(handle))
+        out[name] = (rows[0], sorted(map(tuple, rows[1:])))
     return out
 
 
@@ -43,11 +45,15 @@ def test_buckets_and_chunks_give_the_same_import_files(world, tmp_path):
     one, _ = _import_files(world, tmp_path / "one", buckets=1)
     many, _ = _import_files(world, tmp_path / "many", buckets=7, chunk_rows=1_000)
     assert one.rows == many.rows > 0
-    expected = _rows(tmp_path / "one" / "csv")
-    assert set(expected) >= {"accounts.csv", "used_ip.csv", "ips.csv", "subnets.csv"}
-    assert _rows(tmp_path / "many" / "csv") == expected
-    names = [arg.rsplit("/", 1)[1] for arg in one.args]
-    assert names == [arg.rsplit("/", 1)[1] for arg in many.args]
+    expected = _rows(one)
+    assert set(expected) >= {"accounts", "used_ip", "ips", "subnets"}
+    assert _rows(many) == expected
+    # one argument per group, its header first and then one part per bucket that has rows
+    kinds = [arg.split("=", 2)[:2] for arg in one.args]
+    assert kinds == [arg.split("=", 2)[:2] for arg in many.args]
+    accounts = next(arg for arg in many.args if arg.startswith("--nodes=Account="))
+    paths = accounts.split("=", 2)[2].split(",")
+    assert paths[0].endswith("accounts.header.csv") and len(paths) == 1 + 7
 
 
 def test_a_file_rejected_midway_leaves_nothing_in_the_import(tmp_path):
@@ -57,10 +63,10 @@ def test_a_file_rejected_midway_leaves_nothing_in_the_import(tmp_path):
     write_table(dataset, "logins", LOGIN_HEADER, good)
     with (dataset / "logins.csv").open("ab") as handle:
         handle.write(b"a2,2026-03-02T10:00:00Z,10.0.0.1,d\xff,UA,true\n")  # not UTF-8
-    _, reports = _import_files(dataset, tmp_path / "w", buckets=3, chunk_rows=1_000)
+    files, reports = _import_files(dataset, tmp_path / "w", buckets=3, chunk_rows=1_000)
     logins = next(r for r in reports if r.table == "logins")
     assert logins.status == "rejected"
-    rows = _rows(tmp_path / "w" / "csv")
-    assert "used_ip.csv" not in rows and "used_device.csv" not in rows
-    assert all("10.9.9.9" not in row for row in rows["ips.csv"][1])
-    assert len(rows["accounts.csv"][1]) == 3
+    rows = _rows(files)
+    assert "used_ip" not in rows and "used_device" not in rows
+    assert all("10.9.9.9" not in row for row in rows["ips"][1])
+    assert len(rows["accounts"][1]) == 3

@@ -278,3 +278,30 @@ def test_nightly_datasets_add_up(tmp_path):
     assert edge["count"] == 2
     assert edge["last_seen"] == pd.Timestamp("2026-03-09T10:00:00Z")
     assert edge["first_seen"] == pd.Timestamp("2026-03-03T10:00:00Z")
+
+
+@pytest.mark.parametrize(
+    "accounts",
+    [
+        [*ACCOUNTS, ("a2", "2026-03-05", "", "", "US", "", "", "")],  # duplicate id
+        [*ACCOUNTS, ("a9", "not a time", "", "", "US", "", "", "")],  # broken rule
+        None,  # header only
+    ],
+)
+def test_valid_account_ids_are_the_accounts_that_load(tmp_path, accounts):
+    from ingest.prepare import valid_account_ids
+    from ingest.read import find_tables
+
+    write_dataset(tmp_path, accounts=(ACCOUNT_HEADER, accounts or []))
+    (prepared, *_) = prepare_dataset(tmp_path).files
+    ids = valid_account_ids(find_tables(tmp_path)[0]["accounts"], chunk_rows=2)
+    frame = prepared.frames.get("accounts")
+    assert ids.to_pylist() == ([] if frame is None else frame["account_id"].tolist())
+
+
+def test_valid_account_ids_of_a_rejected_file_are_empty(tmp_path):
+    from ingest.prepare import valid_account_ids
+    from ingest.read import find_tables
+
+    write_dataset(tmp_path, accounts=(("account_id", "email"), [("a1", "x@example.org")]))
+    assert len(valid_account_ids(find_tables(tmp_path)[0]["accounts"])) == 0
