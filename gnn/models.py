@@ -277,36 +277,85 @@ class HeteroGNN(torch.nn.Module):
         """Logits of all target nodes, layer by layer over full neighbourhoods.
 
         Exact (no sampling) and memory-bounded: each layer is computed for ``chunk_size``
-        destination nodes at a time, so only one chunk's messages exist at once.
+        destination nodes at a time, so only one chunk's messages exist at once. A layer
+        updates only the node types that later layers read (the last one only the
+        target), and a type's previous embeddings are freed once no type left in the
+        layer reads them (the 1M world: 5.7M nodes of 64 floats, 1.4 GiB per copy).
         """
         device = next(self.parameters()).device
-        csc = {}
-        for et, edge_index in edge_index_dict.items():
-            order = torch.argsort(edge_index[1], stable=True)
-            n_dst = x_dict[et[2]].shape[0]
-            ptr = torch.zeros(n_dst + 1, dtype=torch.long)
-            ptr[1:] = torch.cumsum(torch.bincount(edge_index[1], minlength=n_dst), 0)
-            csc[et] = (ptr, edge_index[0, order], edge_index[1, order])
+        updated = self._updated_types(edge_index_dict)
+        csc = {
+            et: _by_destination(edge_index, x_dict[et[2]].shape[0])
+            for et, edge_index in edge_index_dict.items()
+            if et[2] in updated[0]
+        }
         h = {
-            t: torch.cat([self.embed({t: part.to(device)})[t] for part in x.split(chunk_size)])
+            t: _fill(
+                len(x), chunk_size, lambda a, b, t=t, x=x: self.embed({t: x[a:b].to(device)})[t]
+            )
             for t, x in x_dict.items()
             if t in self.lin_in and len(x)
         }
         for i in range(self.num_layers):
+            # the target first (it reads every other type), then the rest in h's order
+            todo = [t for t in dict.fromkeys((self.target, *h)) if t in updated[i] and t in h]
             new = {}
-            for t, h_t in h.items():
-                parts = []
-                for a in range(0, len(h_t), chunk_size):
-                    b = min(a + chunk_size, len(h_t))
-                    edges = {}
-                    for et, (ptr, src, dst) in csc.items():
-                        if et[2] == t:
-                            lo, hi = int(ptr[a]), int(ptr[b])
-                            edges[et] = torch.stack([src[lo:hi], dst[lo:hi] - a]).to(device)
-                    parts.append(self.layer(i, h, {t: h_t[a:b]}, edges)[t])
-                new[t] = torch.cat(parts)
+            for n, t in enumerate(todo):
+                new[t] = _fill(
+                    len(h[t]),
+                    chunk_size,
+                    lambda a, b, i=i, h=h, t=t: self._layer_chunk(i, h, t, a, b, csc),
+                )
+                left = set(todo[n + 1 :])
+                for s in [s for s in h if s not in left]:
+                    if not any(et[0] == s and et[2] in left for et in csc):
+                        del h[s]  # no type left in this layer reads it
             h = new
-        return torch.cat([self.head(part).squeeze(-1) for part in h[self.target].split(chunk_size)])
+        target = h[self.target]
+        return _fill(len(target), chunk_size, lambda a, b: self.head(target[a:b]).squeeze(-1))
+
+    def _updated_types(self, edge_index_dict: dict[EdgeType, Tensor]) -> list[set[str]]:
+        """Per layer, the node types whose output a later layer (or the head) reads."""
+        updated, wanted = [], {self.target}
+        for _ in range(self.num_layers):
+            updated.insert(0, wanted)
+            wanted = wanted | {et[0] for et in edge_index_dict if et[2] in wanted}
+        return updated
+
+    def _layer_chunk(self, i: int, h: dict[str, Tensor], t: str, a: int, b: int, csc) -> Tensor:
+        """Layer ``i``'s output for nodes ``a`` to ``b - 1`` of type ``t``."""
+        device = h[t].device
+        edges = {}
+        for et, (ptr, src) in csc.items():
+            if et[2] == t and et[0] in h:
+                lo, hi = int(ptr[a]), int(ptr[b])
+                dst = torch.repeat_interleave(torch.arange(b - a), ptr[a + 1 : b + 1] - ptr[a:b])
+                edges[et] = torch.stack([src[lo:hi], dst]).to(device)
+        return self.layer(i, h, {t: h[t][a:b]}, edges)[t]
+
+
+def _fill(n: int, chunk_size: int, rows) -> Tensor:
+    """``rows(a, b)`` for ``chunk_size`` rows at a time, written into one tensor of ``n``
+    rows (not a list of parts and their concatenation: half the peak)."""
+    out = None
+    for a in range(0, n, chunk_size):
+        b = min(a + chunk_size, n)
+        part = rows(a, b)
+        if out is None:
+            out = part.new_empty((n, *part.shape[1:]))
+        out[a:b] = part
+    return out if out is not None else torch.empty(0)
+
+
+def _by_destination(edge_index: Tensor, n_dst: int) -> tuple[Tensor, Tensor]:
+    """``(ptr, src)``: the sources of the edges into each destination, destination by
+    destination (``src[ptr[d]:ptr[d + 1]]`` point into ``d``, in their given order)."""
+    dst = edge_index[1]
+    ptr = torch.zeros(n_dst + 1, dtype=torch.long)
+    ptr[1:] = torch.cumsum(torch.bincount(dst, minlength=n_dst), 0)
+    if len(dst) < 2 or bool((dst[1:] >= dst[:-1]).all()):
+        return ptr, edge_index[0]  # already in order (reverse edges): no copy
+    return ptr, edge_index[0, torch.argsort(dst, stable=True)]
 
 
 class HeteroSAGE(HeteroGNN):
