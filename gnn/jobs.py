@@ -66,9 +66,9 @@ def score_job(
     top contributing features and neighbours, by occlusion on their neighbourhoods); their
     sentences are in ``scores.attrs["explanations"]`` (account_id -> list of str), which
     detection turns into the accounts' reasons. The work is bounded by ``explain_top``.
-    ``scores.attrs["timings"]`` holds the seconds of each part (``model_load``,
-    ``model_features``, ``model_graph``, ``model_forward``, ``model_explain``), which
-    detect's summary.json shows beside the stage's total.
+    ``scores.attrs["timings"]`` holds the seconds of each part (``load``, ``features``,
+    ``graph``, ``forward``, ``explain``): detect's summary.json shows them as
+    ``model_timings_s`` beside the stage's total.
     """
     from gnn.explain import explain_many, reasons
     from gnn.hetero import from_snapshot
@@ -76,17 +76,17 @@ def score_job(
 
     began = time.perf_counter()
     model = load_model(model_dir, name)
-    timings = {"model_load": time.perf_counter() - began}
+    timings = {"load": time.perf_counter() - began}
     graph = from_snapshot(snapshot)
-    timings["model_features"] = graph.timings["features"]
-    timings["model_graph"] = graph.timings["hetero_data"]
+    timings["features"] = graph.timings["features"]
+    timings["graph"] = graph.timings["hetero_data"]
     began = time.perf_counter()
     scores = model.risk_scores(snapshot, graph=graph)
-    timings["model_forward"] = time.perf_counter() - began
+    timings["forward"] = time.perf_counter() - began
     began = time.perf_counter()
     top = [str(a) for a in scores.nlargest(min(explain_top, len(scores))).index]
     explained = explain_many(model, graph, top, top=3)
     scores.attrs["explanations"] = {e.account_id: reasons(e) for e in explained}
-    timings["model_explain"] = time.perf_counter() - began
+    timings["explain"] = time.perf_counter() - began
     scores.attrs["timings"] = {k: round(v, 3) for k, v in timings.items()}
     return scores, model.version

@@ -271,7 +271,7 @@ def detect(
     model_dir: ModelDirOpt = None,
 ) -> None:
     """Find fake-account rings and scraping clusters; write them to Neo4j and to --out."""
-    from scripts.detect_job import read_account_scores, run_detect, write_outputs
+    from scripts.detect_job import read_account_scores, release_memory, run_detect, write_outputs
 
     config = _detect_config(scorer, threshold)
     learned = read_account_scores(account_scores) if account_scores else None
@@ -281,6 +281,7 @@ def detect(
         snapshot = snapshot_from_dataset(dataset)
         if model is not None:
             learned = _model_scores(snapshot, model, model_dir)
+            release_memory()  # the model's graph and features
         result = run_detect(snapshot, config=config, learned=learned, include_all=include_all)
     else:
         from scripts.detect_job import detect_graph
