@@ -560,7 +560,7 @@ def bulk_ingest(
             stopped.result()
             stopping.shutdown()
             stage("stop")
-            server.admin(
+            result = server.admin(
                 "database", "import", "full", database,
                 "--overwrite-destination=true",
                 f"--array-delimiter=U+{ord(ARRAY_DELIMITER):04X}",
@@ -571,6 +571,8 @@ def bulk_ingest(
                 *files.args,
                 heap="2g",
             )  # fmt: skip
+            # the importer's own account of its stages (nodes, relationships, linking...)
+            (server.data_dir / "logs" / "import.log").write_text(result.stdout)
             stage("import")
         finally:
             stopping.shutdown()
