@@ -42,3 +42,17 @@ def test_number_lists_flatten_to_floats():
     assert flat.dtype == np.float64
     assert flat.tolist() == [1790609700.0, 300.0, -1.0, 1.5e9, 3600.0]
     assert lengths.tolist() == [2, 0, 0, 1, 2]
+
+
+def test_names_are_looked_up_by_node_id_and_a_missing_node_is_an_error():
+    from graphs.errors import DetectionError
+    from ingest.snapshot_io import _Names
+
+    names = _Names(np.array([40, 7, 12]), np.array(["a", "b", "c"], dtype=object))
+    assert names[np.array([12, 40, 7, 7])].tolist() == ["c", "a", "b", "b"]
+    assert names[np.array([], dtype=np.int64)].tolist() == []
+    for gone in (8, 3, 41):  # between, below and above the label's ids
+        with pytest.raises(DetectionError, match="changed while detect read it"):
+            names[np.array([7, gone])]
+    with pytest.raises(DetectionError):
+        _Names(np.array([], dtype=np.int64), np.array([], dtype=object))[np.array([1])]
