@@ -40,12 +40,6 @@ P = Prop
 A = Label.ACCOUNT
 
 
-# Server-side cost, measured on the 1M graph: a relationship-type scan without node
-# labels is ~8x quicker than expanding from labelled nodes (every usage relationship
-# starts at an Account and ends at its identifier label, graphs/model.py), and one
-# properties() map per entity reads the property chain once instead of once per column.
-# id() is deprecated in Neo4j 5 in favour of elementId(), a string: the integer is what
-# keeps edge rows small, and it is only used within one read (see the module docstring).
 @dataclass(frozen=True)
 class _Query:
     """One read: ``head`` (``MATCH ... WITH ...``) and the ``columns`` it returns, as
