@@ -3,7 +3,7 @@
 Strings cross the wire once per node, not once per edge: every node's key is read once
 (per label) with the node's internal id, and the relationship and window queries return
 only numbers (node ids, times as epoch milliseconds, counters) and user agents. The
-client then looks the ids up in the sorted id arrays, so a column such as
+client then looks the ids up in a table indexed by node id, so a column such as
 ``links.account_id`` holds references to one string object per account instead of one
 new string per row (9M rows at 1M accounts). No query runs per node.
 
@@ -40,19 +40,36 @@ P = Prop
 A = Label.ACCOUNT
 
 
+#: Window list properties and the snapshot's window columns they become.
+WINDOW_LISTS = {
+    P.WIN_UA: "user_agent",
+    P.WIN_START: "window_start",
+    P.WIN_S: "window_s",
+    P.WIN_REQUESTS: "n_requests",
+    P.WIN_PATHS: "n_paths",
+    P.WIN_CREATORS: "n_creators",
+}
+_LISTS = set(WINDOW_LISTS)
+_TEXT_LISTS = {P.WIN_UA}
+
+
 @dataclass(frozen=True)
 class _Query:
     """One read: ``head`` (``MATCH ... WITH ...``) and the ``columns`` it returns, as
     (expression, name) pairs. ``position`` is an expression of ``head`` that grows with
     the scan order (the node or relationship id: label and type scans run in id order);
     a query with ``collected`` set returns its columns as lists, one record per range of
-    positions (see :meth:`_Reader.columns`).
+    positions (see :meth:`_Reader.columns`); it has no list columns of its own.
     """
 
     head: str
     columns: tuple[tuple[str, str], ...]
     position: str
     collected: bool = True
+
+    def __post_init__(self) -> None:
+        if self.collected and _LISTS & set(self.names):
+            raise ValueError("a collected query cannot return list columns (see _Reader)")
 
     @property
     def names(self) -> list[str]:
@@ -65,12 +82,9 @@ class _Query:
 
     def in_lists(self) -> str:
         """One record per ``$chunk`` positions: each column a list of the rows' values,
-        a null as ``$none`` (an empty list for a list column), so that the lists stay
-        aligned (``collect`` skips nulls)."""
+        a null as ``$none`` so that the lists stay aligned (``collect`` skips nulls)."""
         renamed = ", ".join(f"{e} AS {n}" for e, n in self.columns)
-        lists = ", ".join(
-            f"collect(coalesce({n}, {'[]' if n in _LISTS else '$none'})) AS {n}" for n in self.names
-        )
+        lists = ", ".join(f"collect(coalesce({n}, $none)) AS {n}" for n in self.names)
         return (
             f"{COMPILED}{self.head}\n"
             f"WITH {self.position} / $chunk AS chunk, {renamed}\nRETURN chunk, {lists}"
@@ -122,15 +136,6 @@ def _counters(rel: Rel) -> list[str]:
     return [c for c in EDGE_COUNTERS[rel] if c in LINK_COLUMNS]
 
 
-#: Window list properties and the snapshot's window columns they become.
-WINDOW_LISTS = {
-    P.WIN_UA: "user_agent",
-    P.WIN_START: "window_start",
-    P.WIN_S: "window_s",
-    P.WIN_REQUESTS: "n_requests",
-    P.WIN_PATHS: "n_paths",
-    P.WIN_CREATORS: "n_creators",
-}
 _WINDOW_COLUMNS = tuple((f"p.{name}", str(name)) for name in WINDOW_LISTS)
 #: Reader column with each row's number of list elements (the same in every list column).
 LIST_LENGTH = "list_length"
@@ -185,8 +190,6 @@ CHUNK = 262_144
 _TEXT = {"account_id", "country", "status", "email", "email_domain", "phone", "label",
          "label_source", "name", "user_agent"}  # fmt: skip
 _IDS = {"node", "account", "target", "ip", "client", "subnet"}
-_LISTS = set(WINDOW_LISTS)
-_TEXT_LISTS = {P.WIN_UA}
 #: Server time of each query on the 1M graph (s, measured alone): the longest go first so
 #: that the workers do not end on one long query while the others idle.
 _COST = {"windows:ip": 14, "links:USED_IP": 13, "accounts": 10, "windows:account": 8,
@@ -247,18 +250,9 @@ class _Reader:
         columns = {}
         for n in query.names:
             pieces = [part.pop(n) for part in ordered]
-            if n in _LISTS:
-                columns[n] = tuple(_concatenate(p) for p in zip(*pieces, strict=True)) or (
-                    _typed(n, _object_array([])),
-                    np.zeros(0, dtype=np.int64),
-                )
-            else:
-                columns[n] = _concatenate(pieces) if pieces else _typed(n, _object_array([]))
-            if n in _TEXT | _TEXT_LISTS:
-                flat = columns[n][0] if n in _LISTS else columns[n]
-                flat = _shared_strings(flat)
-                columns[n] = (flat, columns[n][1]) if n in _LISTS else flat
-        return _with_list_length(columns)
+            column = np.concatenate(pieces) if pieces else _typed(n, _object_array([]))
+            columns[n] = _shared_strings(column) if n in _TEXT else column
+        return columns
 
     def _record_columns(self, query: _Query) -> dict[str, np.ndarray]:
         with self._session() as session:
@@ -307,24 +301,12 @@ class _Reader:
         return _with_list_length(columns)
 
 
-def _list_column(name: str, values: list):
-    """One collected column of one record as an array (a list column: its elements
-    flattened, and each row's number of elements)."""
-    if name in _LISTS:
-        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-        flat = list(chain.from_iterable(values))
-        if name in _TEXT_LISTS:
-            return _object_array(flat), lengths
-        return np.array(flat, dtype=np.float64), lengths
+def _list_column(name: str, values: list) -> np.ndarray:
+    """One collected column of one record as an array (text: NaN where ``$none`` came
+    back for a null, made None by :func:`_shared_strings`)."""
     if name in _TEXT:
-        column = _object_array(values)
-        column[pd.isna(column)] = None  # $none came back for a null
-        return column
+        return _object_array(values)
     return np.array(values, dtype=np.int64 if name in _IDS else np.float64)
-
-
-def _concatenate(pieces: list[np.ndarray]) -> np.ndarray:
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
 
 def _object_array(values) -> np.ndarray:

@@ -56,3 +56,16 @@ def test_names_are_looked_up_by_node_id_and_a_missing_node_is_an_error():
             names[np.array([7, gone])]
     with pytest.raises(DetectionError):
         _Names(np.array([], dtype=np.int64), np.array([], dtype=object))[np.array([1])]
+
+
+def test_a_query_read_as_lists_cannot_return_list_columns():
+    # collect() of lists would reach the driver as lists of lists, hydrated one by one
+    from ingest.snapshot_io import WINDOWS, _Query
+
+    columns = WINDOWS["account"].columns
+    assert _Query("MATCH (x)", columns, "id(x)", collected=False).names[2:4] == [
+        "win_ua",
+        "win_start",
+    ]
+    with pytest.raises(ValueError, match="list columns"):
+        _Query("MATCH (x)", columns, "id(x)")
