@@ -9,10 +9,11 @@ new string per row (9M rows at 1M accounts). No query runs per node.
 
 Most queries return their columns as lists, one record per range of node or relationship
 ids (Bolt's binary values: a third to a half less server time than CSV text). The request
-windows, lists in each row, stream through APOC's CSV export when the server has APOC
-(pyarrow parses each chunk as it arrives), through plain records otherwise; they are read
-apart from the links, from the ~12% of ``USED_IP`` relationships that hold any.
-Independent queries run on a few sessions at once, the longest first.
+windows are read apart from the links, from the ~12% of ``USED_IP`` relationships that
+hold any, and their user agents apart from their numbers (see :data:`WINDOWS`): the
+numbers stream through APOC's CSV export when the server has APOC (pyarrow parses each
+chunk as it arrives), through plain records otherwise. Independent queries run on a few
+sessions at once, the longest first.
 
 Node ids are only compared within one :func:`read_snapshot`; the graph must not lose
 nodes while it is read (the nightly job runs ingest and detect one after the other).
@@ -59,17 +60,13 @@ class _Query:
     (expression, name) pairs. ``position`` is an expression of ``head`` that grows with
     the scan order (the node or relationship id: label and type scans run in id order);
     a query with ``collected`` set returns its columns as lists, one record per range of
-    positions (see :meth:`_Reader.columns`); it has no list columns of its own.
+    positions (see :meth:`_Reader.columns`).
     """
 
     head: str
     columns: tuple[tuple[str, str], ...]
     position: str
     collected: bool = True
-
-    def __post_init__(self) -> None:
-        if self.collected and _LISTS & set(self.names):
-            raise ValueError("a collected query cannot return list columns (see _Reader)")
 
     @property
     def names(self) -> list[str]:
@@ -82,9 +79,12 @@ class _Query:
 
     def in_lists(self) -> str:
         """One record per ``$chunk`` positions: each column a list of the rows' values,
-        a null as ``$none`` so that the lists stay aligned (``collect`` skips nulls)."""
+        a null as ``$none`` (an empty list in a list column) so that the lists stay
+        aligned (``collect`` skips nulls)."""
         renamed = ", ".join(f"{e} AS {n}" for e, n in self.columns)
-        lists = ", ".join(f"collect(coalesce({n}, $none)) AS {n}" for n in self.names)
+        lists = ", ".join(
+            f"collect(coalesce({n}, {'[]' if n in _LISTS else '$none'})) AS {n}" for n in self.names
+        )
         return (
             f"{COMPILED}{self.head}\n"
             f"WITH {self.position} / $chunk AS chunk, {renamed}\nRETURN chunk, {lists}"
@@ -136,7 +136,6 @@ def _counters(rel: Rel) -> list[str]:
     return [c for c in EDGE_COUNTERS[rel] if c in LINK_COLUMNS]
 
 
-_WINDOW_COLUMNS = tuple((f"p.{name}", str(name)) for name in WINDOW_LISTS)
 #: Reader column with each row's number of list elements (the same in every list column).
 LIST_LENGTH = "list_length"
 
@@ -162,20 +161,31 @@ IP_SUBNETS = _Query(
 )
 #: Request windows, kept as lists on the USED_IP relationships of the accounts that
 #: requested content (~12% of them at 1M accounts) and on the IP nodes of logged-out
-#: traffic; read apart from the links so that only these rows carry lists.
+#: traffic; read apart from the links so that only these rows carry lists. Each kind in
+#: two queries that scan the same rows in the same order (``row``, checked): one for the
+#: numbers, one for the user agents, a list of strings. In one query the server took
+#: 10.3 s of CPU to read the six lists of the 1M graph's 599k windowed IP nodes, against
+#: 1.4 s for the five number lists and 0.8 s for the user agents alone.
+
+
+def _window_queries(head: str, clients: tuple[tuple[str, str], ...]) -> dict[str, _Query]:
+    row = ("id(w)", "row")
+    numbers = tuple((f"w.{name}", str(name)) for name in WINDOW_LISTS if name not in _TEXT_LISTS)
+    agents = tuple((f"w.{name}", str(name)) for name in WINDOW_LISTS if name in _TEXT_LISTS)
+    return {  # lists of strings hydrate quickly from Bolt; numbers come quicker as CSV
+        "numbers": _Query(head, (row, *clients, *numbers), "id(w)", collected=False),
+        "agents": _Query(head, (row, *agents), "id(w)"),
+    }
+
+
 WINDOWS = {
-    "account": _Query(
-        f"MATCH (a)-[r:{Rel.USED_IP}]->(x) WHERE r.{P.WIN_START} IS NOT NULL "
-        "WITH a, x, r, properties(r) AS p",
-        (("id(a)", "client"), ("id(x)", "ip"), *_WINDOW_COLUMNS),
-        position="id(r)",
-        collected=False,
+    "account": _window_queries(
+        f"MATCH (a)-[w:{Rel.USED_IP}]->(x) WHERE w.{P.WIN_START} IS NOT NULL",
+        (("id(a)", "client"), ("id(x)", "ip")),
     ),
-    "ip": _Query(
-        f"MATCH (w:{Label.IP}) WHERE w.{P.WIN_START} IS NOT NULL WITH w, properties(w) AS p",
-        (("id(w)", "client"), ("id(w)", "ip"), *_WINDOW_COLUMNS),
-        position="id(w)",
-        collected=False,
+    "ip": _window_queries(
+        f"MATCH (w:{Label.IP}) WHERE w.{P.WIN_START} IS NOT NULL",
+        (("id(w)", "client"), ("id(w)", "ip")),
     ),
 }
 #: APOC's CSV export, streamed back in a few large records.
@@ -189,11 +199,16 @@ CHUNK = 262_144
 #: Text columns of the queries; every other column is a number.
 _TEXT = {"account_id", "country", "status", "email", "email_domain", "phone", "label",
          "label_source", "name", "user_agent"}  # fmt: skip
-_IDS = {"node", "account", "target", "ip", "client", "subnet"}
+#: Text columns with few distinct values, read collected: each kept as one string object
+#: per distinct value (factorizing a column of distinct keys costs ~1 s per million
+#: strings and saves nothing).
+_SHARED = {"country", "status", "email_domain", "label", "label_source", P.WIN_UA}
+_IDS = {"node", "account", "target", "ip", "client", "subnet", "row"}
 #: Server time of each query on the 1M graph (s, measured alone): the longest go first so
 #: that the workers do not end on one long query while the others idle.
-_COST = {"windows:ip": 14, "links:USED_IP": 13, "accounts": 10, "windows:account": 8,
-         "links:USED_UA": 8, "links:USED_DEVICE": 7}  # fmt: skip
+_COST = {"links:USED_IP": 13, "accounts": 10, "links:USED_UA": 8, "links:USED_DEVICE": 7,
+         "windows:ip:numbers": 6, "windows:account:numbers": 6, "links:HAS_EMAIL": 5,
+         "windows:ip:agents": 4, "windows:account:agents": 4}  # fmt: skip
 
 
 class _Reader:
@@ -204,10 +219,12 @@ class _Reader:
     less time than writing CSV text, and the driver's Rust extension unpacks them into
     lists that become arrays at once (measured on the 1M graph, one query at a time:
     USED_DEVICE 6.1 server + 0.9 client CPU seconds against 12.1 + 1.1 through CSV; the
-    links and names 34 + 6 against 63 + 6). The request windows come through APOC's CSV
-    stream when the server has APOC, through plain records otherwise: they are lists in
-    each row, which the driver would hydrate element by element (the windows of
-    accounts: 8.4 + 2.5 collected against 7.1 + 1.4 through CSV).
+    links and names 34 + 6 against 63 + 6). A query that is not collected comes through
+    APOC's CSV stream when the server has APOC, through plain records otherwise: the
+    numbers of the request windows, lists in each row, which the driver would hydrate
+    element by element (the 599k windowed IP nodes of the 1M graph: 5.4 + 1.1 through
+    CSV against 4.7 + 3.6 collected; their user agents, lists of strings, 2.7 + 1.1
+    collected against 4.6 + 1.6).
     """
 
     def __init__(self, driver, database: str) -> None:
@@ -224,8 +241,9 @@ class _Reader:
 
     def columns(self, query: _Query) -> dict[str, np.ndarray]:
         """Column name to array: ids as int64, numbers as float64 (NaN for null), text
-        as objects (None for null; one string object per distinct value); a list
-        column flattened, with the rows' lengths in :data:`LIST_LENGTH`."""
+        as objects (None for null; one string object per distinct value in the
+        columns of few values); a list column flattened, with the rows' lengths in
+        :data:`LIST_LENGTH`."""
         if query.collected:
             return self._collected_columns(query)
         return self._apoc_columns(query) if self.apoc else self._record_columns(query)
@@ -250,9 +268,15 @@ class _Reader:
         columns = {}
         for n in query.names:
             pieces = [part.pop(n) for part in ordered]
-            column = np.concatenate(pieces) if pieces else _typed(n, _object_array([]))
-            columns[n] = _shared_strings(column) if n in _TEXT else column
-        return columns
+            if n in _LISTS:  # (elements, lengths) per range
+                lengths = [p[1] for p in pieces]
+                columns[n] = (
+                    _joined(n, [p[0] for p in pieces]),
+                    np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64),
+                )
+            else:
+                columns[n] = _joined(n, pieces)
+        return _with_list_length(columns)
 
     def _record_columns(self, query: _Query) -> dict[str, np.ndarray]:
         with self._session() as session:
@@ -301,12 +325,30 @@ class _Reader:
         return _with_list_length(columns)
 
 
-def _list_column(name: str, values: list) -> np.ndarray:
+def _list_column(name: str, values: list) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """One collected column of one record as an array (text: NaN where ``$none`` came
-    back for a null, made None by :func:`_shared_strings`)."""
+    back for a null, made None by :func:`_joined`); a list column as its elements and
+    each row's number of elements."""
+    if name in _LISTS:
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        elements = list(chain.from_iterable(values))
+        if name in _TEXT_LISTS:
+            return _object_array(elements), lengths
+        return np.array(elements, dtype=np.float64), lengths
     if name in _TEXT:
         return _object_array(values)
     return np.array(values, dtype=np.int64 if name in _IDS else np.float64)
+
+
+def _joined(name: str, pieces: list[np.ndarray]) -> np.ndarray:
+    """The pieces of one collected column as one array, text with None for null."""
+    column = np.concatenate(pieces) if pieces else _typed(name, _object_array([]))
+    if name in _SHARED:
+        return _shared_strings(column)
+    if name in _TEXT:
+        missing = column != column  # the NaN of $none is the only value unequal to itself
+        column[missing] = None
+    return column
 
 
 def _object_array(values) -> np.ndarray:
@@ -451,7 +493,7 @@ def read_snapshot(driver, database: str, *, workers: int = 2) -> Snapshot:
         **{f"names:{label}": q for label, q in NAMES.items()},
         **{f"links:{rel}": q for rel, q in LINKS.items()},
         "subnets": IP_SUBNETS,
-        **{f"windows:{kind}": q for kind, q in WINDOWS.items()},
+        **{f"windows:{kind}:{part}": q for kind, qs in WINDOWS.items() for part, q in qs.items()},
     }
     with ThreadPoolExecutor(max_workers=workers) as pool:
         jobs = {
@@ -479,16 +521,32 @@ def _snapshot(result: Callable[[str], dict[str, np.ndarray]]) -> Snapshot:
             "subnet": text_column(names[Label.SUBNET][subnets["subnet"]]),
         }
     )
-    windows = _windows({kind: _flat_windows(result(f"windows:{kind}")) for kind in WINDOWS}, names)
+    windows = _windows(
+        {
+            kind: _flat_windows(result(f"windows:{kind}:numbers"), result(f"windows:{kind}:agents"))
+            for kind in WINDOWS
+        },
+        names,
+    )
     return Snapshot(accounts=accounts, links=links, ip_subnets=ip_subnets, windows=windows)
 
 
-def _flat_windows(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The request windows kept as lists in ``columns``, one row per window."""
-    lengths = columns.pop(LIST_LENGTH)
-    windows = {column: columns.pop(name) for name, column in WINDOW_LISTS.items()}
-    windows["client"] = np.repeat(columns["client"], lengths)
-    windows["ip"] = np.repeat(columns["ip"], lengths)
+def _flat_windows(numbers: dict[str, np.ndarray], agents: dict) -> dict[str, np.ndarray]:
+    """The request windows kept as lists in the columns of both window queries (see
+    :data:`WINDOWS`), one row per window."""
+    if not np.array_equal(numbers.pop("row"), agents.pop("row")):
+        raise DetectionError(
+            "the graph changed while detect read it (request windows): run it again"
+        )
+    lengths = numbers.pop(LIST_LENGTH)
+    if not np.array_equal(lengths, agents.pop(LIST_LENGTH)):
+        raise DetectionError("request window lists of unequal length on one relationship")
+    windows = {
+        column: (agents if name in _TEXT_LISTS else numbers).pop(name)
+        for name, column in WINDOW_LISTS.items()
+    }
+    windows["client"] = np.repeat(numbers["client"], lengths)
+    windows["ip"] = np.repeat(numbers["ip"], lengths)
     return windows
 
 

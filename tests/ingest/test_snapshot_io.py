@@ -58,14 +58,20 @@ def test_names_are_looked_up_by_node_id_and_a_missing_node_is_an_error():
         _Names(np.array([], dtype=np.int64), np.array([], dtype=object))[np.array([1])]
 
 
-def test_a_query_read_as_lists_cannot_return_list_columns():
-    # collect() of lists would reach the driver as lists of lists, hydrated one by one
-    from ingest.snapshot_io import WINDOWS, _Query
+def test_collected_columns_flatten_lists_and_make_nulls_none():
+    # what the driver hands over for one range: a null as $none (NaN), a list column as
+    # lists (a missing list as [])
+    from ingest.snapshot_io import _joined, _list_column
 
-    columns = WINDOWS["account"].columns
-    assert _Query("MATCH (x)", columns, "id(x)", collected=False).names[2:4] == [
-        "win_ua",
-        "win_start",
-    ]
-    with pytest.raises(ValueError, match="list columns"):
-        _Query("MATCH (x)", columns, "id(x)")
+    agents, lengths = _list_column("win_ua", [["ua-1", ""], [], ["ua-1"]])
+    assert agents.tolist() == ["ua-1", "", "ua-1"] and lengths.tolist() == [2, 0, 1]
+    assert _joined("win_ua", [agents, agents]).tolist() == ["ua-1", "", "ua-1"] * 2
+    starts, lengths = _list_column("win_start", [[1790609700, 300], []])
+    assert starts.dtype == np.float64 and lengths.tolist() == [2, 0]
+    nan = float("nan")
+    for name in ("email", "country"):  # distinct keys, and few values kept shared
+        pieces = [_list_column(name, ["a@x", nan]), _list_column(name, [nan, "b@x"])]
+        assert _joined(name, pieces).tolist() == ["a@x", None, None, "b@x"]
+    de = ["".join("DE"), "FR", "".join("DE")]  # two equal strings, not one object
+    shared = _joined("country", [_list_column("country", de)])
+    assert de[0] is not de[2] and shared[0] is shared[2]
