@@ -333,8 +333,9 @@ def _stateful_rules(
     """Rules across chunks and tables: unique ids in the file, known accounts."""
     broken = []
     if spec.unique:
-        # 64-bit hashes keep the memory of a 10M-row file's ids at 80 MB
-        hashes = pd.util.hash_array(valid[spec.unique].to_numpy(dtype=object))
+        # 64-bit hashes keep the memory of a 10M-row file's ids at 80 MB (categorize=False:
+        # the same hashes without a Categorical of ids that are distinct anyway)
+        hashes = pd.util.hash_array(valid[spec.unique].to_numpy(dtype=object), categorize=False)
         dup = pd.Series(pd.Series(hashes).duplicated().to_numpy(), index=valid.index)
         if seen_ids:
             dup |= np.isin(hashes, np.concatenate(seen_ids))

@@ -289,7 +289,7 @@ def _batches(
         target = frame[partition]
     else:
         target = frame["key"] if "key" in frame else frame.iloc[:, 0]
-    part = pd.util.hash_array(target.to_numpy(dtype=object)) % np.uint64(workers)
+    part = pd.util.hash_array(target.to_numpy(dtype=object), categorize=False) % np.uint64(workers)
     source = frame.iloc[:, 0].astype(str).to_numpy(dtype=object) if "key" in frame else None
     per_part = []
     for p in range(workers):
