@@ -2,8 +2,10 @@
 
 The session starts one managed server (the same code path as ``ringwatch neo4j start``)
 in a throw-away data directory on a free port, and stops it when the session ends, also
-when tests fail. ``NEO4J_URI`` / ``NEO4J_PASSWORD`` point the tests at an existing
-server instead.
+when tests fail. ``RINGWATCH_TEST_NEO4J_URI`` / ``RINGWATCH_TEST_NEO4J_PASSWORD`` point
+the tests at an existing server instead. The tests empty its database, so they never
+take the ``NEO4J_URI`` that every ringwatch command uses: a shell set up for a real
+graph would otherwise lose it to ``pytest``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+#: An existing server for the tests (they delete every node of its database).
+TEST_URI = "RINGWATCH_TEST_NEO4J_URI"
+# Nothing in the tests may reach a server of the shell that runs them: commands called
+# in-process find Neo4j through these (scripts/settings.py).
+for _name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_PASSWORD", "NEO4J_DATABASE",
+              "RINGWATCH_NEO4J_DATA", "RINGWATCH_NEO4J_PORT"):  # fmt: skip
+    os.environ.pop(_name, None)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -28,8 +39,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def managed_server(tmp_path_factory: pytest.TempPathFactory):
-    """A managed server started for this session, or None with ``NEO4J_URI`` set."""
-    if os.environ.get("NEO4J_URI"):
+    """A managed server started for this session, or None with ``TEST_URI`` set."""
+    if os.environ.get(TEST_URI):
         yield None
         return
     from scripts.neo4j_server import ManagedServer
@@ -50,10 +61,10 @@ def neo4j_settings(managed_server) -> Neo4jSettings:
     """Settings of the running real Neo4j server for this test session."""
     if managed_server is None:
         return Neo4jSettings(
-            uri=os.environ["NEO4J_URI"],
-            user=os.environ.get("NEO4J_USER", "neo4j"),
-            password=os.environ["NEO4J_PASSWORD"],
-            database=os.environ.get("NEO4J_DATABASE", "neo4j"),
+            uri=os.environ[TEST_URI],
+            user=os.environ.get("RINGWATCH_TEST_NEO4J_USER", "neo4j"),
+            password=os.environ["RINGWATCH_TEST_NEO4J_PASSWORD"],
+            database=os.environ.get("RINGWATCH_TEST_NEO4J_DATABASE", "neo4j"),
             source="env",
         )
     return Neo4jSettings(uri=managed_server.uri, user="neo4j", password=managed_server.password)
