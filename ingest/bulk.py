@@ -44,6 +44,7 @@ from ingest.prepare import (
     ip_nodes,
     iter_prepared,
     valid_account_ids,
+    value_hashes,
 )
 from ingest.read import DEFAULT_CHUNK_ROWS, TableFile, find_tables
 from ingest.runs import IngestReport
@@ -95,10 +96,7 @@ def _owner(name: str) -> str:
 
 
 def _buckets_of(values: pd.Series, n: int) -> np.ndarray:
-    # categorize=False: the same hashes, but each value is hashed where it stands instead
-    # of through a Categorical of the distinct values (4x faster; 13% of the 1M prepare)
-    hashes = pd.util.hash_array(values.to_numpy(dtype=object), categorize=False)
-    return (hashes % np.uint64(n)).astype(np.int64)
+    return (value_hashes(values) % np.uint64(n)).astype(np.int64)
 
 
 # -------------------------------------------------------------------------- spill

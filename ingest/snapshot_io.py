@@ -532,7 +532,7 @@ def _snapshot(result: Callable[[str], dict[str, np.ndarray]]) -> Snapshot:
     return Snapshot(accounts=accounts, links=links, ip_subnets=ip_subnets, windows=windows)
 
 
-def _flat_windows(numbers: dict[str, np.ndarray], agents: dict) -> dict[str, np.ndarray]:
+def _flat_windows(numbers: dict[str, np.ndarray], agents: dict[str, np.ndarray]) -> dict:
     """The request windows kept as lists in the columns of both window queries (see
     :data:`WINDOWS`), one row per window."""
     if not np.array_equal(numbers.pop("row"), agents.pop("row")):

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from graphs.model import Label, Rel
 from ingest import cypher
 from ingest.normalise import email_domains
-from ingest.prepare import EDGE_COUNTERS, PreparedFile
+from ingest.prepare import EDGE_COUNTERS, PreparedFile, value_hashes
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -289,7 +289,7 @@ def _batches(
         target = frame[partition]
     else:
         target = frame["key"] if "key" in frame else frame.iloc[:, 0]
-    part = pd.util.hash_array(target.to_numpy(dtype=object), categorize=False) % np.uint64(workers)
+    part = value_hashes(target) % np.uint64(workers)
     source = frame.iloc[:, 0].astype(str).to_numpy(dtype=object) if "key" in frame else None
     per_part = []
     for p in range(workers):
