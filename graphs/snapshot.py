@@ -15,8 +15,11 @@ Tables and columns (times are ``datetime64[ns, UTC]``):
     :data:`LINK_KINDS`), ``key`` (the identifier's id as stored in the graph),
     ``count``, ``first_seen``, ``last_seen``; payment links also ``succeeded``,
     ``declined``, ``refunded``, ``disputed`` (ints) and ``amount`` (float); ip / device /
-    user-agent links also ``logins`` and ``requests`` (ints, 0 where not applicable) and
-    ``max_paths``, ``max_creators`` (ints).
+    user-agent links also ``logins`` (int, 0 where not applicable). The graph's usage
+    relationships also hold ``requests``, ``max_paths`` and ``max_creators``: the
+    snapshot leaves them out, since the request windows carry the same traffic per
+    window and nothing here reads the per-edge totals (reading them was a quarter of the
+    link values detect read from Neo4j).
 ``ip_subnets``
     ``ip``, ``subnet`` (IPv4 /24 or IPv6 /48 in CIDR form).
 ``windows``
@@ -74,9 +77,6 @@ LINK_COLUMNS = (
     "disputed",
     "amount",
     "logins",
-    "requests",
-    "max_paths",
-    "max_creators",
 )
 WINDOW_COLUMNS = (
     "client_kind",

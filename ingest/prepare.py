@@ -746,8 +746,6 @@ def links_frame(frame: pd.DataFrame) -> pd.DataFrame:
         out[column] = out[column].fillna(0)
         out[column] = out[column].astype("float64" if column == "amount" else "int64")
     out["count"] = out["count"].fillna(0).astype("int64")
-    for column in ("max_paths", "max_creators"):
-        out[column] = out[column].clip(lower=0)
     for column in ("account_id", "kind", "key"):
         out[column] = out[column].astype(object)
     return out.reset_index(drop=True)

@@ -22,7 +22,7 @@ nodes while it is read (the nightly job runs ingest and detect one after the oth
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
@@ -35,7 +35,7 @@ from graphs.model import USAGE_RELS, Label, Prop, Rel
 from graphs.snapshot import ACCOUNT_COLUMNS, LINK_COLUMNS, WINDOW_COLUMNS, Snapshot, text_column
 from ingest.prepare import EDGE_COUNTERS, LINK_KIND, links_frame, windows_frame
 
-__all__ = ["read_snapshot"]
+__all__ = ["read_columns", "read_snapshot"]
 
 P = Prop
 A = Label.ACCOUNT
@@ -144,12 +144,13 @@ def _links_query(rel: Rel) -> _Query:
     counters = _counters(rel)
     columns = [("id(a)", "account"), ("id(x)", "target"), *_times_ms("p")]
     columns += [(f"p.{c}", c) for c in counters]
-    properties = "properties(r)"
-    if rel == Rel.USED_IP:  # only the columns: properties() would load the window lists
-        keys = ", ".join(f".{k}" for k in (P.FIRST_SEEN, P.LAST_SEEN, *counters))
-        properties = f"r {{{keys}}}"  # 1M graph: 11-13 s of server CPU, 18 with properties()
+    # a map projection reads only these keys: properties() would also load what the
+    # snapshot leaves out (USED_IP's window lists, HAS_EMAIL's raw address, the usage
+    # relationships' request totals); 1M graph, USED_IP: 11-13 s of server CPU, 18 with
+    # properties()
+    keys = ", ".join(f".{k}" for k in (P.FIRST_SEEN, P.LAST_SEEN, *counters))
     return _Query(
-        f"MATCH (a)-[r:{rel}]->(x) WITH a, x, r, {properties} AS p",
+        f"MATCH (a)-[r:{rel}]->(x) WITH a, x, r, r {{{keys}}} AS p",
         tuple(columns),
         position="id(r)",
     )
@@ -504,6 +505,17 @@ def read_snapshot(driver, database: str, *, workers: int = 2) -> Snapshot:
         # each query's future is dropped once its columns are handed over, so that the
         # raw columns of one relationship type are freed as soon as its frame is built
         return _snapshot(lambda name: jobs.pop(name).result())
+
+
+def read_columns(
+    driver, database: str, head: str, columns: Sequence[tuple[str, str]], position: str
+) -> dict[str, np.ndarray]:
+    """Columns of one read of the whole graph (``MATCH ...`` in ``head``; ``columns`` as
+    (expression, name) pairs with the names the snapshot's reader knows, ``position``
+    the id the scan runs in), as lists, one record per range of ids: for a scan of every
+    account the server packs Bolt values instead of one record per row (the write-back's
+    1M stored risk scores: see ingest/rings_io.py)."""
+    return _Reader(driver, database).columns(_Query(head, tuple(columns), position))
 
 
 def _snapshot(result: Callable[[str], dict[str, np.ndarray]]) -> Snapshot:
