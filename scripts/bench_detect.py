@@ -16,7 +16,7 @@ set size (``peak_rss_gib_after_detect`` is the detection's; the race re-links th
 snapshot afterwards). The load average is recorded before and after each world, and the
 share of the machine's CPU time the hypervisor took for other guests (``steal`` in
 /proc/stat) during the read and during the whole detection: on this shared machine it
-ran from 2% to over 30%, which no load average shows.
+ran from under 1% to over 30%, which no load average shows.
 Prints a table and writes JSON; asserts nothing.
 """
 
